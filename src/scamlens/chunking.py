@@ -1,0 +1,125 @@
+"""The one text splitter both classifiers use for long documents.
+
+A text is cut into sentences (pysbd, which keeps the text intact so offsets are exact), and the
+sentences are packed greedily into windows of at most `max_tokens` tokens; a single sentence longer
+than that is cut between words. Each chunk keeps its character offsets into the original text, so
+evidence can be quoted and checked. A document's score per label is the maximum over its chunks,
+matching the labelling rule: a text carries a label when any part of it reports on the theme.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+_WORD = re.compile(r"\S+")
+_WORD_TOKEN = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    start: int
+    end: int
+    text: str
+
+
+def count_words(text: str) -> int:
+    return len(_WORD_TOKEN.findall(text))
+
+
+@lru_cache(maxsize=1)
+def _segmenter():
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence, trimmed of surrounding whitespace."""
+    try:
+        pieces = _segmenter().segment(text)
+    except Exception:  # pysbd raises on some pathological inputs; fall back to one span
+        pieces = [text]
+    spans, cursor = [], 0
+    for piece in pieces:
+        found = text.find(piece, cursor)
+        if found < 0:  # pysbd altered the text: fall back to searching for the trimmed piece
+            found = text.find(piece.strip(), cursor)
+            if found < 0:
+                continue
+            piece = piece.strip()
+        start, end = found, found + len(piece)
+        cursor = end
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end > start:
+            spans.append((start, end))
+    return spans or _trimmed(text, 0, len(text))
+
+
+def _trimmed(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return [(start, end)] if end > start else []
+
+
+def _cut_long_span(text: str, start: int, end: int, max_tokens: int,
+                   count_tokens: Callable[[str], int]) -> list[tuple[int, int]]:
+    """Cut one over-long sentence between words into pieces of at most max_tokens tokens."""
+    pieces, piece_start, piece_end = [], None, None
+    for match in _WORD.finditer(text, start, end):
+        if piece_start is None:
+            piece_start, piece_end = match.start(), match.end()
+        elif count_tokens(text[piece_start:match.end()]) <= max_tokens:
+            piece_end = match.end()
+        else:
+            pieces.append((piece_start, piece_end))
+            piece_start, piece_end = match.start(), match.end()
+    if piece_start is not None:
+        pieces.append((piece_start, piece_end))
+    return pieces
+
+
+def split_text(
+    text: str,
+    max_tokens: int = 128,
+    count_tokens: Callable[[str], int] = count_words,
+    whole_text_words: int = 64,
+) -> list[Chunk]:
+    """Cut a text into chunks of at most `max_tokens` tokens with exact character offsets.
+
+    Args:
+        text: the document.
+        max_tokens: the window size, counted by `count_tokens`.
+        count_tokens: tokens in a piece of text (words for TF-IDF, word pieces for a transformer).
+        whole_text_words: texts of at most this many whitespace-separated words that also fit in
+            one window are returned whole without sentence segmentation (the fast path for headlines).
+    """
+    if not text.strip():
+        return [Chunk(0, len(text), text)]
+    if len(text.split()) <= whole_text_words and count_tokens(text) <= max_tokens:
+        return [Chunk(0, len(text), text)]
+    spans: list[tuple[int, int]] = []
+    for start, end in sentence_spans(text):
+        if count_tokens(text[start:end]) > max_tokens:
+            spans.extend(_cut_long_span(text, start, end, max_tokens, count_tokens))
+        else:
+            spans.append((start, end))
+    chunks: list[Chunk] = []
+    window_start = window_end = None
+    for start, end in spans:
+        if window_start is not None and count_tokens(text[window_start:end]) <= max_tokens:
+            window_end = end
+            continue
+        if window_start is not None:
+            chunks.append(Chunk(window_start, window_end, text[window_start:window_end]))
+        window_start, window_end = start, end
+    if window_start is not None:
+        chunks.append(Chunk(window_start, window_end, text[window_start:window_end]))
+    return chunks

@@ -1,0 +1,218 @@
+"""TF-IDF baseline: word 1-2-gram and character n-gram features, one logistic regression per label.
+
+Training uses scikit-learn. Prediction does not: the fitted vocabularies, idf weights and
+coefficients are saved as plain JSON and a NumPy archive, and `score_texts` recomputes scikit-learn's
+exact analyzers and arithmetic, so a saved baseline cold-starts without importing scikit-learn or
+unpickling anything (tests check the scores equal scikit-learn's).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .base import Classifier, LabelledTexts, MetricsLogger
+
+VOCABULARY_FILE = "tfidf_vocabulary.json"
+ARRAYS_FILE = "tfidf_arrays.npz"
+
+# scikit-learn's default token pattern and whitespace normaliser, copied so results match exactly.
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_WHITE_SPACES = re.compile(r"\s\s+")
+
+
+def word_ngrams(text: str, ngram_range: tuple[int, int]) -> list[str]:
+    """scikit-learn's `analyzer="word"` with lowercase=True and no stop words."""
+    tokens = _TOKEN.findall(text.lower())
+    min_n, max_n = ngram_range
+    if max_n == 1:
+        return tokens
+    grams = list(tokens) if min_n == 1 else []
+    start = max(min_n, 2)
+    for n in range(start, min(max_n + 1, len(tokens) + 1)):
+        grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+    return grams
+
+
+def char_wb_ngrams(text: str, ngram_range: tuple[int, int]) -> list[str]:
+    """scikit-learn's `analyzer="char_wb"` with lowercase=True."""
+    min_n, max_n = ngram_range
+    grams: list[str] = []
+    append = grams.append
+    for word in _WHITE_SPACES.sub(" ", text.lower()).split():
+        padded = f" {word} "
+        length = len(padded)
+        for n in range(min_n, max_n + 1):
+            offset = 0
+            append(padded[offset : offset + n])
+            while offset + n < length:
+                offset += 1
+                append(padded[offset : offset + n])
+            if offset == 0:
+                break
+    return grams
+
+
+class _Space:
+    """One TF-IDF feature space (vocabulary + idf) with scikit-learn's sublinear tf and l2 norm."""
+
+    def __init__(self, vocabulary: dict[str, int], idf: np.ndarray, analyzer, ngram_range, sublinear_tf: bool):
+        self.vocabulary = vocabulary
+        self.idf = idf
+        self.analyzer = analyzer
+        self.ngram_range = tuple(ngram_range)
+        self.sublinear_tf = sublinear_tf
+
+    def transform(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, column, value) triplets of the l2-normalised TF-IDF matrix."""
+        get = self.vocabulary.get
+        width = len(self.vocabulary)
+        keys: list[int] = []
+        for row, text in enumerate(texts):
+            base = row * width
+            keys.extend(base + c for c in map(get, self.analyzer(text, self.ngram_range)) if c is not None)
+        if not keys:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, np.zeros(0)
+        unique, counts = np.unique(np.asarray(keys, dtype=np.int64), return_counts=True)
+        rows, cols = np.divmod(unique, width)
+        values = counts.astype(np.float64)
+        if self.sublinear_tf:
+            values = np.log(values) + 1.0
+        values *= self.idf[cols]
+        norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=len(texts)))
+        values /= norms[rows]
+        return rows, cols, values
+
+
+class TfidfClassifier(Classifier):
+    kind = "tfidf"
+
+    def __init__(
+        self,
+        labels,
+        *,
+        word_ngrams: tuple[int, int] = (1, 2),
+        char_ngrams: tuple[int, int] = (2, 5),
+        min_df: int = 2,
+        max_df: float = 0.9,
+        max_word_features: int | None = 40000,
+        max_char_features: int | None = 80000,
+        sublinear_tf: bool = True,
+        C: float = 8.0,
+        class_weight: str | None = "balanced",
+        max_iter: int = 2000,
+        max_tokens: int = 80,
+        whole_text_words: int = 64,
+        chunk_long_texts: bool = True,
+    ):
+        super().__init__(labels, max_tokens, whole_text_words, chunk_long_texts)
+        self.params = {
+            "word_ngrams": list(word_ngrams), "char_ngrams": list(char_ngrams), "min_df": min_df,
+            "max_df": max_df, "max_word_features": max_word_features, "max_char_features": max_char_features,
+            "sublinear_tf": sublinear_tf, "C": C, "class_weight": class_weight, "max_iter": max_iter,
+        }
+        self._spaces: list[_Space] = []
+        self.coef = np.zeros((len(self.labels), 0))
+        self.intercept = np.zeros(len(self.labels))
+
+    # --- training ------------------------------------------------------------------------------
+    def fit(self, train: LabelledTexts, validation: LabelledTexts | None = None,
+            log_metrics: MetricsLogger | None = None) -> TfidfClassifier:
+        import scipy.sparse as sp
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        p = self.params
+        common = {"lowercase": True, "min_df": min(p["min_df"], len(train.texts)), "max_df": p["max_df"],
+                  "sublinear_tf": p["sublinear_tf"], "dtype": np.float64}
+        vectorizers = [
+            TfidfVectorizer(analyzer="word", ngram_range=tuple(p["word_ngrams"]),
+                            max_features=p["max_word_features"], **common),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(p["char_ngrams"]),
+                            max_features=p["max_char_features"], **common),
+        ]
+        features = sp.hstack([v.fit_transform(train.texts) for v in vectorizers]).tocsr()
+        estimators, coefs, intercepts = [], [], []
+        for j, name in enumerate(self.labels):
+            target = train.y[:, j].astype(int)
+            if target.min() == target.max():
+                raise ValueError(f"label {name!r} has only {'positive' if target[0] else 'negative'} "
+                                 "examples in the training split; a classifier cannot learn it")
+            model = LogisticRegression(C=p["C"], class_weight=p["class_weight"], max_iter=p["max_iter"])
+            model.fit(features, target)
+            estimators.append(model)
+            coefs.append(model.coef_[0])
+            intercepts.append(model.intercept_[0])
+        self.coef = np.vstack(coefs)
+        self.intercept = np.asarray(intercepts)
+        analyzers = [word_ngrams, char_wb_ngrams]
+        self._spaces = [
+            _Space({t: int(i) for t, i in v.vocabulary_.items()}, v.idf_.astype(np.float64), a,
+                   v.ngram_range, p["sublinear_tf"])
+            for v, a in zip(vectorizers, analyzers, strict=True)
+        ]
+        # Kept in memory (never saved) so tests can compare against scikit-learn's own scores.
+        self.sklearn_parts_ = (vectorizers, estimators)
+        return self
+
+    # --- prediction ----------------------------------------------------------------------------
+    def decision_function(self, texts: list[str]) -> np.ndarray:
+        scores = np.tile(self.intercept, (len(texts), 1))
+        offset = 0
+        for space in self._spaces:
+            rows, cols, values = space.transform(texts)
+            # Sparse rows times dense coefficients: one weighted bincount per label.
+            for j in range(len(self.labels)):
+                scores[:, j] += np.bincount(rows, weights=values * self.coef[j, offset + cols], minlength=len(texts))
+            offset += len(space.vocabulary)
+        return scores
+
+    def score_texts(self, texts: list[str]) -> np.ndarray:
+        if not self._spaces:
+            raise RuntimeError("this TF-IDF classifier is not fitted; call fit() or load()")
+        decision = self.decision_function(list(texts))
+        return (1.0 / (1.0 + np.exp(-decision))).astype(np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        return len(_TOKEN.findall(text))
+
+    # --- persistence ---------------------------------------------------------------------------
+    def _save_weights(self, folder: Path) -> dict[str, Any]:
+        vocabularies = []
+        for space in self._spaces:
+            terms = [""] * len(space.vocabulary)
+            for term, index in space.vocabulary.items():
+                terms[index] = term
+            vocabularies.append(terms)
+        (folder / VOCABULARY_FILE).write_text(json.dumps({"word": vocabularies[0], "char": vocabularies[1]},
+                                                         ensure_ascii=False), encoding="utf-8")
+        np.savez(folder / ARRAYS_FILE, idf_word=self._spaces[0].idf, idf_char=self._spaces[1].idf,
+                 coef=self.coef, intercept=self.intercept)
+        return {"params": self.params, "files": [VOCABULARY_FILE, ARRAYS_FILE]}
+
+    @classmethod
+    def _load_weights(cls, folder: Path, settings: dict[str, Any], device: str) -> TfidfClassifier:
+        params = dict(settings["params"])
+        classifier = cls(["_"], **{k: v for k, v in params.items()})
+        vocabularies = json.loads((folder / VOCABULARY_FILE).read_text(encoding="utf-8"))
+        # allow_pickle=False: a tampered archive can never execute code on load.
+        with np.load(folder / ARRAYS_FILE, allow_pickle=False) as arrays:
+            idf_word, idf_char = arrays["idf_word"], arrays["idf_char"]
+            classifier.coef, classifier.intercept = arrays["coef"], arrays["intercept"]
+        if len(vocabularies["word"]) != len(idf_word) or len(vocabularies["char"]) != len(idf_char) \
+                or classifier.coef.shape[1] != len(idf_word) + len(idf_char):
+            raise ValueError(f"{folder}: vocabulary and weight arrays do not match in size")
+        classifier._spaces = [
+            _Space({t: i for i, t in enumerate(vocabularies["word"])}, idf_word, word_ngrams,
+                   params["word_ngrams"], params["sublinear_tf"]),
+            _Space({t: i for i, t in enumerate(vocabularies["char"])}, idf_char, char_wb_ngrams,
+                   params["char_ngrams"], params["sublinear_tf"]),
+        ]
+        return classifier
+
+

@@ -1,0 +1,128 @@
+"""Loading a trained model and predicting labels, scores and evidence.
+
+This module imports neither mlflow, torch nor transformers for a baseline model: the classifier
+kind named in the folder decides what gets imported, and mlflow is imported only to resolve a
+``models:/`` URI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypedDict
+
+import numpy as np
+
+from .classifiers.base import Classifier, ChunkScores
+from .decision import apply_thresholds
+from .modelfolder import find_model_folder, read_meta, verify_manifest
+
+MAX_EVIDENCE = 3
+
+
+class Evidence(TypedDict):
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+class Prediction(TypedDict):
+    labels: list[str]
+    scores: dict[str, float]
+    evidence: dict[str, list[Evidence]]
+
+
+def check_texts(texts: str | Sequence[str]) -> tuple[list[str], bool]:
+    """Validate input: a string or a sequence of strings. Returns (texts, was_single)."""
+    if isinstance(texts, str):
+        return [texts], True
+    if texts is None or isinstance(texts, bytes | bytearray) or not isinstance(texts, Sequence):
+        raise TypeError(f"texts must be a str or a sequence of str, got {type(texts).__name__}")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            hint = "; decode bytes to str first" if isinstance(text, bytes | bytearray) else ""
+            raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str{hint}")
+    return list(texts), False
+
+
+class Model:
+    """A classifier with its decision thresholds and description, as `scamlens.load` returns it."""
+
+    def __init__(self, classifier: Classifier, meta: dict[str, Any], path: Path | None = None):
+        self.classifier = classifier
+        self.meta = meta
+        self.path = path
+        self.labels: tuple[str, ...] = tuple(meta["labels"])
+        if self.labels != classifier.labels:
+            raise ValueError(f"{path}: meta.json labels {list(self.labels)} differ from the classifier's "
+                             f"{list(classifier.labels)}")
+        self.thresholds = np.asarray(meta["thresholds"], dtype=np.float32)
+        if self.thresholds.shape != (len(self.labels),):
+            raise ValueError(f"{path}: expected {len(self.labels)} thresholds, got {meta['thresholds']!r}")
+
+    def __repr__(self) -> str:
+        return f"Model(kind={self.meta.get('kind')!r}, labels={list(self.labels)}, path={str(self.path)!r})"
+
+    def predict_proba(self, texts: str | Sequence[str]) -> np.ndarray:
+        """Scores in [0, 1], shape (n_texts, n_labels); a single string gives shape (n_labels,)."""
+        batch, single = check_texts(texts)
+        scores = self.classifier.predict_proba(batch)
+        return scores[0] if single else scores
+
+    def predict(self, texts: str | Sequence[str], evidence: bool = True) -> Prediction | list[Prediction]:
+        """Labels over threshold, every label's score and, per predicted label, the chunks behind it.
+
+        A single string gives a single prediction; a list gives a list. A blank text gets no labels.
+        """
+        batch, single = check_texts(texts)
+        live = [i for i, t in enumerate(batch) if t.strip()]
+        scored: dict[int, ChunkScores] = dict(zip(live, self.classifier.score_chunks([batch[i] for i in live]), strict=True))
+        predictions = []
+        for i in range(len(batch)):
+            chunk_scores = scored.get(i)
+            scores = chunk_scores.scores.max(axis=0) if chunk_scores else np.zeros(len(self.labels), np.float32)
+            on = apply_thresholds(scores[None, :], self.thresholds)[0]
+            prediction: Prediction = {
+                "labels": [n for n, flag in zip(self.labels, on, strict=True) if flag],
+                "scores": {n: float(s) for n, s in zip(self.labels, scores, strict=True)},
+                "evidence": {},
+            }
+            if evidence and chunk_scores:
+                for j, name in enumerate(self.labels):
+                    if on[j]:
+                        prediction["evidence"][name] = _evidence(chunk_scores, j, float(self.thresholds[j]))
+            predictions.append(prediction)
+        return predictions[0] if single else predictions
+
+
+def _evidence(chunk_scores: ChunkScores, label: int, threshold: float) -> list[Evidence]:
+    column = chunk_scores.scores[:, label]
+    order = np.argsort(-column, kind="mergesort")[:MAX_EVIDENCE]
+    return [{"text": chunk_scores.chunks[k].text, "start": chunk_scores.chunks[k].start,
+             "end": chunk_scores.chunks[k].end, "score": float(column[k])}
+            for k in order if column[k] >= threshold]
+
+
+def load(source: str | Path, device: str = "cpu", verify: bool = True) -> Model:
+    """Load a model from a folder or a ``models:/<name>@<alias>`` / ``models:/<name>/<version>`` URI.
+
+    Args:
+        source: a model folder (the one holding meta.json) or an MLflow model registry URI.
+        device: "cpu" (default) or "cuda"/"cuda:N" for transformer models; nothing moves to a GPU
+            unless asked for here.
+        verify: check every file against the folder's sha256 manifest before loading.
+    """
+    if not (device == "cpu" or device == "cuda" or device.startswith("cuda:")):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    if isinstance(source, str) and source.startswith(("models:/", "runs:/")):
+        from .tracking import download_model
+
+        folder = find_model_folder(download_model(source))
+    else:
+        folder = find_model_folder(Path(source))
+    if verify:
+        verify_manifest(folder)
+    meta = read_meta(folder)
+    classifier = Classifier.load(folder, device=device)
+    return Model(classifier, meta, folder)

@@ -1,0 +1,89 @@
+"""The model card (README.md of a model folder), rendered from what training actually saw."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_TEMPLATE = """\
+# {name}: scamlens {kind} classifier
+
+Multi-label classifier for English news text about online scam operations. Each text gets an
+independent score in [0, 1] for every label below and carries the labels whose score reaches the
+label's threshold (any subset, or none).
+
+## Labels
+{label_table}
+
+## Intended use
+Triage and monitoring of English-language news, NGO and government text: finding reports of scam
+compounds and fraud rings, deportations of foreign nationals, and help for people trafficked into
+forced criminality; routing them to analysts who read the evidence before acting.
+
+## Out of scope and misuse
+- Decisions about individual people (immigration status, guilt, victimhood): the model classifies
+  text about events, not people, and is wrong on a share of texts (see metrics).
+- Languages other than English, and registers far from news (chat logs, legal filings in full).
+- Treating a missing label as proof that a text is harmless: recall is below 1.
+
+## Training data
+- Corpus fingerprint: `{fingerprint}`
+- Examples: {split_counts}
+- Positives per label in training: {train_positives}
+- The bundled corpus is hand-written, news-style English with invented people and figures; see
+  `data/README.md` in the scamlens repository for its card.
+
+## Metrics on the test split
+| label | precision | recall | F1 | average precision | support | threshold |
+|---|---|---|---|---|---|---|
+{metric_rows}
+
+Macro F1 {macro_f1:.3f} · micro F1 {micro_f1:.3f} · subset accuracy {subset_accuracy:.3f} ·
+Hamming loss {hamming_loss:.3f} (validation macro F1 {val_macro_f1:.3f}).
+
+## Settings
+{settings}
+
+## Limits
+- English only; trained on news register. Headlines, sentences, paragraphs and articles were seen.
+- Long texts are scored in chunks of at most {max_tokens} tokens; a text's score is its best chunk's.
+- Thresholds were tuned on the validation split to maximise F1 per label; move them for more
+  precision or recall.
+
+## How to use
+```python
+import scamlens
+
+model = scamlens.load("path/to/this/folder")        # or "models:/<name>@champion"
+prediction = model.predict("Immigration put 40 suspects on a flight home after the raid.")
+prediction["labels"], prediction["scores"], prediction["evidence"]
+```
+Versions: {versions}. MLflow run: `{run_id}`.
+"""
+
+
+def render_card(meta: dict[str, Any], definitions: dict[str, str]) -> str:
+    test, validation = meta["metrics"]["test"], meta["metrics"]["validation"]
+    labels, thresholds = meta["labels"], meta["thresholds"]
+    label_table = "\n".join(f"- `{n}`: {definitions.get(n, '').strip() or '(no definition given)'}" for n in labels)
+    rows = []
+    for name, threshold in zip(labels, thresholds, strict=True):
+        m = test["per_label"][name]
+        rows.append(f"| `{name}` | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | "
+                    f"{m.get('average_precision', 0.0):.3f} | {m['support']} | {threshold:.3f} |")
+    data = meta.get("data", {})
+    counts = data.get("counts", {})
+    split_counts = ", ".join(f"{s} {c.get('examples', 0)}" for s, c in counts.items()) or "unknown"
+    train_counts = counts.get("train", {})
+    train_positives = ", ".join(f"{n} {train_counts.get(n, 0)}" for n in labels)
+    settings = meta.get("settings", {})
+    setting_lines = "\n".join(f"- `{k}`: {v}" for k, v in sorted(settings.items())) or "- (defaults)"
+    return _TEMPLATE.format(
+        name=meta.get("name", "model"), kind=meta["kind"], label_table=label_table,
+        fingerprint=meta.get("corpus_fingerprint", "unknown"), split_counts=split_counts,
+        train_positives=train_positives, metric_rows="\n".join(rows), macro_f1=test["macro_f1"],
+        micro_f1=test["micro_f1"], subset_accuracy=test["subset_accuracy"], hamming_loss=test["hamming_loss"],
+        val_macro_f1=validation["macro_f1"], settings=setting_lines,
+        max_tokens=meta.get("chunking", {}).get("max_tokens", "?"),
+        versions=", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
+        run_id=meta.get("mlflow", {}).get("run_id") or "not tracked",
+    )

@@ -1,0 +1,243 @@
+"""MLflow tracking and the model registry; the only scamlens module that imports mlflow.
+
+By default runs go to an embedded SQLite store, ``<output_dir>/mlflow.db``, with artifacts beside it
+in ``<output_dir>/mlartifacts``; ``tracking.uri`` or ``MLFLOW_TRACKING_URI`` point elsewhere.
+Each run logs the flattened config, per-epoch and final metrics, the dataset as an MLflow dataset
+input carrying the corpus fingerprint, and the model as a pyfunc registered with alias "challenger".
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .config import RunConfig, TrackingConfig
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# MLflow warns about things scamlens sets deliberately (explicit signature, local dataset source).
+warnings.filterwarnings("ignore", message=".*type hints to the `predict` method.*")
+warnings.filterwarnings("ignore", message=".*dataset source can be interpreted in multiple ways.*")
+
+DB_FILE = "mlflow.db"
+ARTIFACTS_DIR = "mlartifacts"
+CHALLENGER = "challenger"
+CHAMPION = "champion"
+PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
+
+
+class TrackingError(RuntimeError):
+    """The tracking store cannot be reached or used."""
+
+
+def resolve_uri(cfg: TrackingConfig | None = None, output_dir: str | Path = "train") -> str:
+    if cfg is not None and cfg.uri:
+        return cfg.uri
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    return f"sqlite:///{(Path(output_dir) / DB_FILE).resolve()}"
+
+
+def _client(uri: str):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def check_store(uri: str) -> None:
+    """Fail fast, before any training, when the store is unreachable."""
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")}
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = "5"
+    try:
+        _client(uri).search_experiments(max_results=1)
+    except Exception as exc:
+        raise TrackingError(
+            f"MLflow tracking store {uri} is unreachable ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). "
+            "Fix tracking.uri or MLFLOW_TRACKING_URI, or train without MLflow: --set tracking.enabled=false"
+        ) from None
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """`{"model": {"C": 4}}` -> `{"model.C": "4"}`, the form MLflow params take."""
+    flat: dict[str, str] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+class Tracker:
+    """One MLflow run; every method is a no-op when tracking is disabled."""
+
+    def __init__(self, config: RunConfig):
+        self.config = config
+        self.enabled = config.tracking.enabled
+        self.uri = resolve_uri(config.tracking, config.output_dir) if self.enabled else None
+        self.run_id: str | None = None
+        self.registered_version: str | None = None
+
+    # lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        if not self.enabled:
+            return
+        check_store(self.uri)
+        import mlflow
+
+        mlflow.set_tracking_uri(self.uri)
+        mlflow.set_registry_uri(self.uri)
+        experiment = mlflow.get_experiment_by_name(self.config.tracking.experiment)
+        if experiment is None:
+            location = None
+            if self.uri.startswith("sqlite:///") and not self.config.tracking.uri and not os.environ.get("MLFLOW_TRACKING_URI"):
+                location = (Path(self.config.output_dir) / ARTIFACTS_DIR).resolve().as_uri()
+            experiment_id = mlflow.create_experiment(self.config.tracking.experiment, artifact_location=location)
+        else:
+            experiment_id = experiment.experiment_id
+        run = mlflow.start_run(experiment_id=experiment_id, run_name=self.config.name)
+        self.run_id = run.info.run_id
+        params = flatten(self.config.model_dump(mode="json"))
+        mlflow.log_params({k: v[:6000] for k, v in params.items()})
+
+    def finish(self, failed: bool) -> None:
+        if not self.enabled or self.run_id is None:
+            return
+        import mlflow
+
+        mlflow.end_run(status="FAILED" if failed else "FINISHED")
+
+    # logging -----------------------------------------------------------------------------------
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        if not self.enabled:
+            return
+        import mlflow
+
+        mlflow.log_metrics({k.replace("+", "_and_"): float(v) for k, v in metrics.items()}, step=step)
+
+    def log_dataset(self, fingerprint: str, splits: dict[str, tuple[list[str], list[list[str]]]], source: str) -> None:
+        """Log each split as an MLflow dataset input whose digest is the corpus fingerprint."""
+        if not self.enabled:
+            return
+        import mlflow
+        import pandas as pd
+
+        for split, (texts, labels) in splits.items():
+            frame = pd.DataFrame({"text": texts, "labels": ["|".join(x) for x in labels]})
+            dataset = mlflow.data.from_pandas(frame, source=source, targets="labels",
+                                              name=f"scamlens-corpus-{split}", digest=fingerprint[:16])
+            mlflow.log_input(dataset, context=split, tags={"fingerprint": fingerprint})
+        mlflow.set_tag("corpus_fingerprint", fingerprint)
+
+    def log_files(self, folder: Path, names: list[str]) -> None:
+        if not self.enabled:
+            return
+        import mlflow
+
+        for name in names:
+            if (folder / name).exists():
+                mlflow.log_artifact(str(folder / name))
+
+    def log_report(self, folder: Path) -> None:
+        if not self.enabled:
+            return
+        import mlflow
+
+        mlflow.log_artifacts(str(folder), artifact_path=folder.name)
+
+    def log_model(self, model_folder: Path, labels: tuple[str, ...], example: list[str]) -> str | None:
+        """Log the model folder as a pyfunc; register it with alias "challenger" when configured."""
+        if not self.enabled:
+            return None
+        import mlflow
+        from mlflow.models import ModelSignature
+        from mlflow.types.schema import Array, ColSpec, DataType, Schema
+
+        signature = ModelSignature(
+            inputs=Schema([ColSpec(DataType.string, "text")]),
+            outputs=Schema([ColSpec(DataType.double, f"score_{n}") for n in labels]
+                           + [ColSpec(Array(DataType.string), "labels")]),
+        )
+        import pandas as pd
+
+        name = self.config.tracking.registered_model
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(PYFUNC_CODE),
+                artifacts={"model": str(model_folder)},
+                signature=signature,
+                input_example=pd.DataFrame({"text": example}),
+                pip_requirements=_requirements(model_folder),
+            )
+        if not name:
+            return None
+        version = mlflow.register_model(info.model_uri, name)
+        client = _client(self.uri)
+        client.set_registered_model_alias(name, CHALLENGER, version.version)
+        client.set_model_version_tag(name, version.version, "corpus_fingerprint",
+                                     mlflow.get_run(self.run_id).data.tags.get("corpus_fingerprint", ""))
+        self.registered_version = str(version.version)
+        return self.registered_version
+
+
+def _requirements(model_folder: Path) -> list[str]:
+    from . import __version__
+
+    kind = (model_folder / "classifier.json").read_text()
+    extra = "[transformer]" if '"transformer"' in kind else ""
+    return [f"scamlens{extra}=={__version__}"]
+
+
+@contextmanager
+def tracked_run(config: RunConfig) -> Iterator[Tracker]:
+    """Start a run (checking the store first); mark it FAILED if the body raises."""
+    tracker = Tracker(config)
+    tracker.start()
+    try:
+        yield tracker
+    except BaseException:
+        tracker.finish(failed=True)
+        raise
+    tracker.finish(failed=False)
+
+
+def download_model(uri: str, tracking_uri: str | None = None) -> Path:
+    """Fetch a registered or logged model into a temporary folder and return its path."""
+    import mlflow
+
+    uri_store = tracking_uri or resolve_uri()
+    mlflow.set_tracking_uri(uri_store)
+    mlflow.set_registry_uri(uri_store)
+    target = Path(tempfile.mkdtemp(prefix="scamlens-model-"))
+    try:
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(target)))
+    except Exception as exc:
+        raise TrackingError(f"cannot fetch {uri} from {uri_store}: {str(exc).splitlines()[0][:300]}") from None
+
+
+def promote(name: str, version: str | int, alias: str = CHAMPION, tracking_uri: str | None = None) -> None:
+    """Point `alias` (champion by default) at a registered model version."""
+    uri = tracking_uri or resolve_uri()
+    client = _client(uri)
+    try:
+        client.get_model_version(name, str(version))
+    except Exception:
+        raise TrackingError(f"registered model {name!r} has no version {version} in {uri}") from None
+    client.set_registered_model_alias(name, alias, str(version))

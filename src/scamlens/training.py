@@ -1,0 +1,152 @@
+"""Training a classifier from a run config: corpus -> fit -> thresholds -> metrics -> model folders.
+
+`train()` is the plain function behind `scamlens train`; it is also what tests and notebooks call.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import atomic_dir
+from .classifiers.base import Classifier, LabelledTexts
+from .config import RunConfig, TfidfConfig, dump_config
+from .dataset import BuildResult, build_corpus
+from .decision import apply_thresholds, tune_thresholds
+from .labels import LabelSet, load_labels
+from .metrics import flatten_report, multilabel_report
+from .modelcard import render_card
+from .modelfolder import BEST_DIR, CARD_FILE, CONFIG_FILE, LAST_DIR, META_FILE, write_manifest
+from .tracking import tracked_run
+
+CHECKPOINTS_DIR = "checkpoints"
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    best_dir: Path
+    metrics: dict[str, dict]
+    thresholds: list[float]
+    train_seconds: float
+    fingerprint: str
+    run_id: str | None
+    registered_version: str | None
+
+
+def build_classifier(config: RunConfig, labels: LabelSet, resume: bool = False) -> Classifier:
+    """The untrained classifier a config describes."""
+    model = config.model
+    fields = model.model_dump(exclude={"kind", "chunking"})
+    chunking = {"max_tokens": model.chunking.max_tokens, "whole_text_words": model.chunking.whole_text_words}
+    if isinstance(model, TfidfConfig):
+        from .classifiers.tfidf import TfidfClassifier
+
+        return TfidfClassifier(labels.names, **fields, **chunking)
+    from .classifiers.transformer import TransformerClassifier
+
+    return TransformerClassifier(labels.names, **fields, **chunking, seed=config.seed,
+                                 checkpoint_dir=config.run_dir / CHECKPOINTS_DIR, resume=resume)
+
+
+def split_texts(build: BuildResult, split: str) -> LabelledTexts:
+    rows = build.rows(split)
+    return LabelledTexts([e.text for e in rows], build.labels.encode_many([e.labels for e in rows]))
+
+
+def evaluate_scores(y_true: np.ndarray, scores: np.ndarray, thresholds: np.ndarray, labels: LabelSet) -> dict:
+    return multilabel_report(y_true, apply_thresholds(scores, thresholds), scores, labels.names)
+
+
+def tune_and_evaluate(classifier: Classifier, validation: LabelledTexts, test: LabelledTexts,
+                      labels: LabelSet) -> tuple[np.ndarray, dict[str, dict]]:
+    """Thresholds tuned on validation, and the metrics they give on validation and test."""
+    validation_scores = classifier.predict_proba(validation.texts)
+    thresholds = tune_thresholds(validation.y, validation_scores)
+    return thresholds, {
+        "validation": evaluate_scores(validation.y, validation_scores, thresholds, labels),
+        "test": evaluate_scores(test.y, classifier.predict_proba(test.texts), thresholds, labels),
+    }
+
+
+def library_versions(kind: str) -> dict[str, str]:
+    names = ["scamlens", "numpy", "scikit-learn"] + (["torch", "transformers"] if kind == "transformer" else [])
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def write_model_folder(classifier: Classifier, meta: dict[str, Any], config: RunConfig, labels: LabelSet,
+                       target: Path) -> Path:
+    """Save a complete, self-describing model folder atomically (with its sha256 manifest)."""
+    with atomic_dir(target) as staging:
+        classifier.save(staging)
+        (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        (staging / CONFIG_FILE).write_text(dump_config(config), encoding="utf-8")
+        (staging / CARD_FILE).write_text(render_card(meta, labels.definitions), encoding="utf-8")
+        write_manifest(staging)
+    return target
+
+
+def train(config: RunConfig, resume: bool = False) -> TrainResult:
+    """Train, evaluate and save the model a config describes, tracked in MLflow unless disabled.
+
+    Args:
+        config: the validated run config.
+        resume: continue an interrupted run from its last checkpoint (transformer only).
+    """
+    labels = load_labels(config.data.labels)
+    with tracked_run(config) as tracker:
+        build = build_corpus(config.data, labels)
+        train_set, validation, test = (split_texts(build, s) for s in ("train", "validation", "test"))
+        tracker.log_dataset(build.fingerprint, {s: ([e.text for e in build.rows(s)], [list(e.labels) for e in build.rows(s)])
+                                                for s in ("train", "validation", "test")}, ",".join(config.data.source))
+        classifier = build_classifier(config, labels, resume)
+        started = time.perf_counter()
+        classifier.fit(train_set, validation, log_metrics=lambda m, step: tracker.log_metrics(m, step))
+        train_seconds = time.perf_counter() - started
+        thresholds, reports = tune_and_evaluate(classifier, validation, test, labels)
+        tracker.log_metrics({"train_seconds": train_seconds, **flatten_report(reports["validation"], "val_"),
+                             **flatten_report(reports["test"], "test_")})
+        meta = {
+            "name": config.name,
+            "kind": config.model.kind,
+            "labels": list(labels.names),
+            "thresholds": [float(t) for t in thresholds],
+            "metrics": reports,
+            "corpus_fingerprint": build.fingerprint,
+            "data": build.info(config.data),
+            "chunking": config.model.chunking.model_dump(),
+            "settings": {k: v for k, v in config.model.model_dump(mode="json").items() if k not in {"kind", "chunking"}},
+            "train_seconds": round(train_seconds, 2),
+            "versions": library_versions(config.model.kind),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "mlflow": {"run_id": tracker.run_id, "tracking_uri": tracker.uri,
+                       "registered_model": config.tracking.registered_model if tracker.enabled else None},
+        }
+        run_dir = config.run_dir
+        best_dir = write_model_folder(classifier, meta, config, labels, run_dir / BEST_DIR)
+        # Classifiers that restore their best epoch (early stopping) also offer the final one.
+        last = classifier.last_epoch_classifier() if hasattr(classifier, "last_epoch_classifier") else None
+        if last is None:
+            write_model_folder(classifier, meta, config, labels, run_dir / LAST_DIR)
+        else:
+            last_thresholds, last_reports = tune_and_evaluate(last, validation, test, labels)
+            last_meta = {**meta, "thresholds": [float(t) for t in last_thresholds], "metrics": last_reports}
+            write_model_folder(last, last_meta, config, labels, run_dir / LAST_DIR)
+        tracker.log_files(best_dir, [META_FILE, CONFIG_FILE, CARD_FILE])
+        version = tracker.log_model(best_dir, labels.names, validation.texts[:2])
+    return TrainResult(run_dir, best_dir, reports, meta["thresholds"], train_seconds, build.fingerprint,
+                       tracker.run_id, version)

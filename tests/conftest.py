@@ -1,0 +1,57 @@
+"""Shared fixtures: a tiny labelled corpus and run configs that point at temporary folders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.pop("MLFLOW_TRACKING_URI", None)  # tests choose their own store
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).with_name("fixtures")
+TINY_CORPUS = FIXTURES / "tiny_corpus.jsonl"
+LABELS_FILE = ROOT / "configs" / "labels.yaml"
+
+
+@pytest.fixture()
+def tiny_corpus(tmp_path: Path) -> Path:
+    """A writable copy of the 30-example fixture corpus."""
+    target = tmp_path / "corpus" / "tiny.jsonl"
+    target.parent.mkdir()
+    shutil.copy(TINY_CORPUS, target)
+    return target
+
+
+@pytest.fixture()
+def baseline_config(tmp_path: Path, tiny_corpus: Path):
+    """The real baseline config, shrunk to the tiny corpus and a temporary output folder."""
+    from scamlens.config import load_config
+
+    return load_config(ROOT / "configs" / "baseline.yaml", [
+        f"data.source=[{tiny_corpus}]",
+        f"data.labels={LABELS_FILE}",
+        f"data.processed_dir={tmp_path / 'processed'}",
+        f"output_dir={tmp_path / 'train'}",
+        "model.min_df=1",
+        "tracking.enabled=false",
+    ])
+
+
+@pytest.fixture(scope="session")
+def trained_baseline(tmp_path_factory):
+    """A baseline trained once on the tiny corpus with MLflow tracking into a temporary store."""
+    from scamlens.config import load_config
+    from scamlens.training import train
+
+    out = tmp_path_factory.mktemp("baseline")
+    config = load_config(ROOT / "configs" / "baseline.yaml", [
+        f"data.source=[{TINY_CORPUS}]", f"data.labels={LABELS_FILE}", f"output_dir={out}",
+        "model.min_df=1", "tracking.registered_model=tiny-baseline",
+    ])
+    return config, train(config)
