@@ -15,7 +15,7 @@ app = typer.Typer(help="Train, evaluate and ship classifiers for news about onli
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 data_app = typer.Typer(help="Validate and build the labelled corpus.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # messages with paths must stay greppable
 
 DEFAULT_CONFIG = "configs/baseline.yaml"
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Run config whose `data` section to use.")]

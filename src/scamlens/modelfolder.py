@@ -90,9 +90,13 @@ def read_meta(folder: str | Path) -> dict[str, Any]:
 def find_model_folder(root: str | Path) -> Path:
     """The model folder at `root`, or the single one below it (an MLflow artifact tree)."""
     root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such model folder")
     if (root / META_FILE).exists():
         return root
     candidates = sorted(p.parent for p in root.rglob(META_FILE) if (p.parent / "classifier.json").exists())
-    if len(candidates) != 1:
-        raise FileNotFoundError(f"{root}: expected one scamlens model folder, found {len(candidates)}")
+    if not candidates:
+        raise FileNotFoundError(f"{root}: not a scamlens model folder ({META_FILE} missing)")
+    if len(candidates) > 1:
+        raise FileNotFoundError(f"{root}: holds {len(candidates)} model folders; name one of them")
     return candidates[0]

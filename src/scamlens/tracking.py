@@ -43,6 +43,24 @@ def resolve_uri(cfg: TrackingConfig | None = None, output_dir: str | Path = "tra
     return f"sqlite:///{(Path(output_dir) / DB_FILE).resolve()}"
 
 
+def _use_store(uri: str) -> None:
+    """Point mlflow's fluent API at `uri` without leaking it into MLFLOW_TRACKING_URI.
+
+    mlflow.set_tracking_uri also exports the environment variable; left there, it would silently
+    redirect later runs in the same process that expect their own default store.
+    """
+    import mlflow
+
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 def _client(uri: str):
     from mlflow import MlflowClient
 
@@ -90,6 +108,8 @@ class Tracker:
         self.config = config
         self.enabled = config.tracking.enabled
         self.uri = resolve_uri(config.tracking, config.output_dir) if self.enabled else None
+        # Only the embedded default store keeps its artifacts beside it; other stores decide themselves.
+        self.default_store = self.enabled and not config.tracking.uri and not os.environ.get("MLFLOW_TRACKING_URI")
         self.run_id: str | None = None
         self.registered_version: str | None = None
 
@@ -100,12 +120,11 @@ class Tracker:
         check_store(self.uri)
         import mlflow
 
-        mlflow.set_tracking_uri(self.uri)
-        mlflow.set_registry_uri(self.uri)
+        _use_store(self.uri)
         experiment = mlflow.get_experiment_by_name(self.config.tracking.experiment)
         if experiment is None:
             location = None
-            if self.uri.startswith("sqlite:///") and not self.config.tracking.uri and not os.environ.get("MLFLOW_TRACKING_URI"):
+            if self.default_store:
                 location = (Path(self.config.output_dir) / ARTIFACTS_DIR).resolve().as_uri()
             experiment_id = mlflow.create_experiment(self.config.tracking.experiment, artifact_location=location)
         else:
@@ -223,8 +242,7 @@ def download_model(uri: str, tracking_uri: str | None = None) -> Path:
     import mlflow
 
     uri_store = tracking_uri or resolve_uri()
-    mlflow.set_tracking_uri(uri_store)
-    mlflow.set_registry_uri(uri_store)
+    _use_store(uri_store)
     target = Path(tempfile.mkdtemp(prefix="scamlens-model-"))
     try:
         return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(target)))

@@ -1,0 +1,47 @@
+# Every target sets up what it needs: a fresh clone runs `make train` or `make test` directly.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export MLFLOW_DISABLE_TELEMETRY := true
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install data train train-baseline train-transformer test test-fast lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[transformer,dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+data: install  ## validate the bundled corpus and build the DatasetDict under data/processed/
+	$(BIN)/scamlens data validate
+	$(BIN)/scamlens data build
+
+train: data  ## train both default models on the bundled corpus, tracked in train/mlflow.db
+	$(BIN)/scamlens train configs/baseline.yaml
+	$(BIN)/scamlens train configs/transformer.yaml
+
+train-baseline: data
+	$(BIN)/scamlens train configs/baseline.yaml
+
+train-transformer: data
+	$(BIN)/scamlens train configs/transformer.yaml
+
+test: install  ## every test, the slow end-to-end ones included (what CI runs)
+	$(BIN)/python -m pytest -m "slow or not slow"
+
+test-fast: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks scripts
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) data/processed train models .pytest_cache

