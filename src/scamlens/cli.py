@@ -165,5 +165,19 @@ def promote(name: Annotated[str, typer.Argument(help="Registered model name.")],
     console.print(f"{name}@{alias} -> version {version}")
 
 
+@app.command()
+@_guarded
+def export(model: Annotated[str, typer.Argument(help="Model folder or models:/ URI.")],
+           name: Annotated[str, typer.Option(help="Import name of the package.")] = "scam_themes",
+           version: Annotated[str, typer.Option(help="Package version.")] = "1.0.0",
+           out: Annotated[Path, typer.Option(help="Folder for the wheel.")] = Path("models")) -> None:
+    """Build a pip-installable wheel exposing load() and predict() for the model."""
+    from .export import export_model
+
+    result = export_model(model, name, version, out)
+    console.print(f"built {result.wheel} ({result.kind}; requires {', '.join(result.dependencies)})")
+    print(result.wheel)
+
+
 if __name__ == "__main__":
     app()

