@@ -20,7 +20,7 @@ def test_staged_package_holds_model_card_runtime_and_exact_dependencies(trained_
     model_dir = trained_baseline[1].best_dir
     kind, dependencies = stage_package(model_dir, "scam_themes", "1.0.0", tmp_path)
     assert kind == "tfidf"
-    assert [d.split(">=")[0] for d in dependencies] == ["numpy", "pysbd"]
+    assert [d.split(">=")[0] for d in dependencies] == ["numpy", "sentencex"]
     package = tmp_path / "src" / "scam_themes"
     assert (package / "model" / "manifest.json").exists()
     assert (tmp_path / "README.md").read_text() == (model_dir / "README.md").read_text()

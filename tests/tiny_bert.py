@@ -42,7 +42,8 @@ SENTENCES = [
     "The report counted raids, arrests, rescues and removals during the year.",
 ]
 
-VOCAB_SIZE = 400
+# Above what the sentences can fill, so every merge is made and the vocabulary is the same every run.
+VOCAB_SIZE = 1000
 
 
 def build_tiny_bert(folder: Path) -> Path:
@@ -57,6 +58,12 @@ def build_tiny_bert(folder: Path) -> Path:
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece()
     tokenizer.train_from_iterator(SENTENCES, trainers.WordPieceTrainer(vocab_size=VOCAB_SIZE, special_tokens=special))
+    # The trainer breaks ties between equally frequent merges in no fixed order, so its partial word
+    # pieces vary between runs; whole words and single characters, in sorted order, do not.
+    words = {w for s in SENTENCES for w, _ in tokenizer.pre_tokenizer.pre_tokenize_str(tokenizer.normalizer.normalize_str(s))}
+    kept = {p for p in tokenizer.get_vocab() if p in words or len(p.removeprefix("##")) == 1}
+    pieces = special + sorted(kept - set(special))
+    tokenizer.model = models.WordPiece({piece: i for i, piece in enumerate(pieces)}, unk_token="[UNK]")
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)])

@@ -3,7 +3,7 @@
 The wheel holds the model files (with their sha256 manifest), the model card as its README, a copy
 of the few scamlens modules needed to predict (so installing it never pulls scamlens's training
 dependencies) and an `__init__.py` of a few lines. It is built by hatchling through the standard
-PEP 517 interface. Its dependencies are exactly what the model kind needs: numpy and pysbd for the
+PEP 517 interface. Its dependencies are exactly what the model kind needs: numpy and sentencex for the
 baseline; torch, transformers and safetensors as well for a transformer.
 """
 
@@ -27,8 +27,8 @@ RUNTIME_MODULES = ["inference.py", "chunking.py", "decision.py", "metrics.py", "
                    "classifiers/base.py"]
 KIND_MODULES = {"tfidf": ["classifiers/tfidf.py"], "transformer": ["classifiers/transformer.py"]}
 KIND_DEPENDENCIES = {
-    "tfidf": ["numpy", "pysbd"],
-    "transformer": ["numpy", "pysbd", "torch", "transformers", "safetensors", "tokenizers"],
+    "tfidf": ["numpy", "sentencex"],
+    "transformer": ["numpy", "sentencex", "torch", "transformers", "safetensors", "tokenizers"],
 }
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
