@@ -12,7 +12,7 @@ export TOKENIZERS_PARALLELISM := false
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[transformer,dev]"
+	$(BIN)/pip install -q -e ".[transformer,spark,dev]"
 	touch $@
 
 install: $(BIN)/.installed

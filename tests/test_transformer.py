@@ -77,7 +77,7 @@ def fitted(tiny_bert) -> TransformerClassifier:  # noqa: F811
 # --- training --------------------------------------------------------------------------------------
 def test_overfits_a_handful_of_examples(tiny_bert):  # noqa: F811
     untrained = make(tiny_bert, epochs=1, max_train_steps=1, learning_rate=1e-9).fit(TRAIN)
-    trained = make(tiny_bert, epochs=40, learning_rate=1e-2).fit(TRAIN)
+    trained = make(tiny_bert, epochs=60, learning_rate=1e-2).fit(TRAIN)
     y = TRAIN.y.astype(bool)
 
     def gap(scores: np.ndarray) -> float:  # mean score on positives minus mean on negatives
