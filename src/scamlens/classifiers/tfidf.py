@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
+from itertools import chain
+from operator import is_not
 from pathlib import Path
 from typing import Any
 
@@ -38,23 +41,34 @@ def word_ngrams(text: str, ngram_range: tuple[int, int]) -> list[str]:
     return grams
 
 
+def _padded_word_ngrams(padded: str, min_n: int, max_n: int) -> list[str]:
+    """scikit-learn's char_wb n-grams of one space-padded word, with its short-word rule: at the
+    first n that reaches the word's length the whole word is emitted once and larger n are skipped."""
+    length = len(padded)
+    grams: list[str] = []
+    for n in range(min_n, max_n + 1):
+        if length <= n:
+            grams.append(padded)
+            break
+        grams.extend([padded[i : i + n] for i in range(length - n + 1)])
+    return grams
+
+
+def char_wb_words(text: str) -> list[str]:
+    return _WHITE_SPACES.sub(" ", text.lower()).split()
+
+
 def char_wb_ngrams(text: str, ngram_range: tuple[int, int]) -> list[str]:
     """scikit-learn's `analyzer="char_wb"` with lowercase=True."""
     min_n, max_n = ngram_range
     grams: list[str] = []
-    append = grams.append
-    for word in _WHITE_SPACES.sub(" ", text.lower()).split():
-        padded = f" {word} "
-        length = len(padded)
-        for n in range(min_n, max_n + 1):
-            offset = 0
-            append(padded[offset : offset + n])
-            while offset + n < length:
-                offset += 1
-                append(padded[offset : offset + n])
-            if offset == 0:
-                break
+    for word in char_wb_words(text):
+        grams.extend(_padded_word_ngrams(f" {word} ", min_n, max_n))
     return grams
+
+
+_known = partial(is_not, None)
+WORD_CACHE_SIZE = 200_000
 
 
 class _Space:
@@ -66,19 +80,39 @@ class _Space:
         self.analyzer = analyzer
         self.ngram_range = tuple(ngram_range)
         self.sublinear_tf = sublinear_tf
+        # Character n-grams never cross a word, so a word's feature ids are computed once and
+        # reused: news repeats its words, and this is most of the baseline's prediction time.
+        self._word_ids: dict[str, list[int]] = {}
+
+    def _ids_of_word(self, word: str) -> list[int]:
+        ids = self._word_ids.get(word)
+        if ids is None:
+            grams = _padded_word_ngrams(f" {word} ", *self.ngram_range)
+            ids = list(filter(_known, map(self.vocabulary.get, grams)))
+            if len(self._word_ids) < WORD_CACHE_SIZE:
+                self._word_ids[word] = ids
+        return ids
+
+    def feature_ids(self, text: str) -> list[int]:
+        """Vocabulary ids of every n-gram in `text` (repeated as often as the n-gram occurs)."""
+        if self.analyzer is char_wb_ngrams:
+            ids: list[int] = []
+            for word in char_wb_words(text):
+                ids.extend(self._ids_of_word(word))
+            return ids
+        return list(filter(_known, map(self.vocabulary.get, self.analyzer(text, self.ngram_range))))
 
     def transform(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(row, column, value) triplets of the l2-normalised TF-IDF matrix."""
-        get = self.vocabulary.get
-        width = len(self.vocabulary)
-        keys: list[int] = []
-        for row, text in enumerate(texts):
-            base = row * width
-            keys.extend(base + c for c in map(get, self.analyzer(text, self.ngram_range)) if c is not None)
-        if not keys:
+        per_text = [self.feature_ids(text) for text in texts]
+        lengths = np.fromiter(map(len, per_text), dtype=np.int64, count=len(texts))
+        if not lengths.sum():
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros(0)
-        unique, counts = np.unique(np.asarray(keys, dtype=np.int64), return_counts=True)
+        width = len(self.vocabulary)
+        ids = np.fromiter(chain.from_iterable(per_text), dtype=np.int64, count=int(lengths.sum()))
+        keys = np.repeat(np.arange(len(texts), dtype=np.int64) * width, lengths) + ids
+        unique, counts = np.unique(keys, return_counts=True)
         rows, cols = np.divmod(unique, width)
         values = counts.astype(np.float64)
         if self.sublinear_tf:

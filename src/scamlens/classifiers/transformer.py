@@ -103,7 +103,7 @@ def package_model_path(package: str) -> Path:
         if exc.name != module_name:
             raise
         raise ImportError(f"base model '{PACKAGE_PREFIX}{package}' needs the Python package {package!r}, "
-                          f"which is not installed; install it with: {INSTALL_HINT}") from None
+                          f"which is not installed: {INSTALL_HINT} (or pip install {package})") from None
     get_model_path = getattr(module, "get_model_path", None)
     if get_model_path is None:
         raise ValueError(f"package {package!r} has no get_model_path(); it is not a model package")
@@ -125,7 +125,7 @@ def hf_model_dir(folder: Path) -> Path:
 
 
 def resolve_device(device: str) -> torch.device:
-    """"auto" means CUDA when available, else CPU; asking for CUDA without it is an error."""
+    """The torch device for "auto" (CUDA when available, else the CPU), "cpu", "cuda" or "cuda:N"."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     resolved = torch.device(device)
