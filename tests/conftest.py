@@ -55,3 +55,21 @@ def trained_baseline(tmp_path_factory):
         "model.min_df=1", "tracking.registered_model=tiny-baseline",
     ])
     return config, train(config)
+
+
+@pytest.fixture(scope="session")
+def trained_tiny_transformer(tmp_path_factory):
+    """The real transformer config, trained briefly on the tiny corpus from a tiny offline BERT."""
+    from scamlens.config import load_config
+    from scamlens.training import train
+
+    from .tiny_bert import build_tiny_bert
+
+    base = build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+    out = tmp_path_factory.mktemp("transformer")
+    config = load_config(ROOT / "configs" / "transformer.yaml", [
+        f"data.source=[{TINY_CORPUS}]", f"data.labels={LABELS_FILE}", f"output_dir={out}",
+        f"model.base_model={base}", "model.epochs=3", "model.batch_size=8", "model.max_train_steps=null",
+        "model.learning_rate=0.001", "tracking.registered_model=tiny-transformer",
+    ])
+    return config, train(config)

@@ -78,3 +78,23 @@ def test_installed_package_refuses_a_tampered_weight_file(trained_baseline, tmp_
                          text=True, cwd=tmp_path)
     assert out.returncode != 0
     assert "IntegrityError" in out.stderr and "tfidf_arrays.npz: size" in out.stderr
+
+
+@pytest.mark.slow
+def test_transformer_wheel_installs_and_predicts_like_the_python_api(trained_tiny_transformer, tmp_path: Path) -> None:
+    model_dir = trained_tiny_transformer[1].best_dir
+    result = export_model(model_dir, "tiny_themes", "0.1.0", tmp_path / "dist")
+    assert result.kind == "transformer"
+    assert [d.split("=")[0].rstrip(">") for d in result.dependencies][:3] == ["numpy", "sentencex", "torch"]
+    assert "torch==2.13.0" in result.dependencies
+    python = _fresh_venv(tmp_path / "venv")
+    # torch and friends come from this environment's wheels cache; the package itself is installed normally.
+    subprocess.run([python, "-m", "pip", "install", "-q", str(result.wheel)], check=True)
+    texts = ["Immigration removed forty workers after the raid.", "Rain flooded the coast road."]
+    code = ("import json, sys, tiny_themes; m = tiny_themes.load();"
+            "print(json.dumps(m.predict_proba(json.loads(sys.argv[1])).tolist()));"
+            "print(next(m.classifier.model.parameters()).device)")
+    out = subprocess.run([python, "-c", code, json.dumps(texts)], capture_output=True, text=True, check=True, cwd=tmp_path)
+    scores_line, device_line = out.stdout.strip().splitlines()[-2:]
+    np.testing.assert_allclose(json.loads(scores_line), scamlens.load(model_dir).predict_proba(texts), rtol=1e-5, atol=1e-6)
+    assert device_line == "cpu"

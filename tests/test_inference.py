@@ -127,3 +127,17 @@ def test_model_folder_describes_itself(model_dir: Path) -> None:
     card = (model_dir / "README.md").read_text()
     assert meta["corpus_fingerprint"] in card and "## Metrics on the test split" in card
     assert (model_dir / "config.yaml").exists() and (model_dir.parent / "model-last" / "meta.json").exists()
+
+
+def test_transformer_from_registry_and_folder_give_identical_scores(trained_tiny_transformer) -> None:
+    from scamlens.tracking import resolve_uri
+
+    config, result = trained_tiny_transformer
+    folder = scamlens.load(result.best_dir)
+    assert folder.meta["kind"] == "transformer"
+    assert all(p.device.type == "cpu" for p in folder.classifier.model.parameters())
+    texts = ["Officials flew the freed workers home and offered counselling.", ""]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", resolve_uri(config.tracking, config.output_dir))
+        registry = scamlens.load("models:/tiny-transformer@challenger")
+    np.testing.assert_array_equal(registry.predict_proba(texts), folder.predict_proba(texts))

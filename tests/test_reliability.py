@@ -26,9 +26,10 @@ CONTROL_HEAVY = st.text(alphabet=st.sampled_from(["\x00", "\x07", "\u200b", "\uf
                         max_size=200)
 
 
-@pytest.fixture(scope="module")
-def model(trained_baseline) -> scamlens.Model:
-    return scamlens.load(trained_baseline[1].best_dir)
+@pytest.fixture(scope="module", params=["tfidf", "transformer"])
+def model(request) -> scamlens.Model:
+    trained = request.getfixturevalue("trained_baseline" if request.param == "tfidf" else "trained_tiny_transformer")
+    return scamlens.load(trained[1].best_dir)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -57,6 +58,8 @@ def test_mixed_lists_either_predict_or_raise_type_error(model: scamlens.Model, i
 
 
 def test_a_one_megabyte_text_is_scored(model: scamlens.Model) -> None:
+    if model.meta["kind"] == "transformer":
+        pytest.skip("1 MB through the transformer is a benchmark, not a unit test")
     sentence = "Police in Bavet said the compound had been emptied, and the workers were taken to a shelter. "
     text = (sentence * (1_000_000 // len(sentence) + 1))[:1_000_000]
     prediction = model.predict(text)
@@ -143,11 +146,16 @@ def test_a_corrupted_corpus_line_leaves_the_previous_build_intact(baseline_confi
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
-def test_import_and_load_open_no_socket(trained_baseline, monkeypatch) -> None:
+@pytest.mark.parametrize("kind", ["tfidf", "transformer"])
+def test_import_and_load_open_no_socket(kind: str, request, monkeypatch) -> None:
+    trained = request.getfixturevalue("trained_baseline" if kind == "tfidf" else "trained_tiny_transformer")
+
     def refuse(*args, **kwargs):
         raise AssertionError("network access attempted")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    model = scamlens.load(trained_baseline[1].best_dir)
+    model = scamlens.load(trained[1].best_dir)
+    assert model.meta["kind"] == kind
     assert model.predict("A raid on a compound")["scores"]

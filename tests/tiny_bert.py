@@ -49,7 +49,15 @@ VOCAB_SIZE = 1000
 def build_tiny_bert(folder: Path) -> Path:
     """Train a WordPiece tokenizer on SENTENCES and save it with a randomly initialised tiny BERT."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -60,13 +68,15 @@ def build_tiny_bert(folder: Path) -> Path:
     tokenizer.train_from_iterator(SENTENCES, trainers.WordPieceTrainer(vocab_size=VOCAB_SIZE, special_tokens=special))
     # The trainer breaks ties between equally frequent merges in no fixed order, so its partial word
     # pieces vary between runs; whole words and single characters, in sorted order, do not.
-    words = {w for s in SENTENCES for w, _ in tokenizer.pre_tokenizer.pre_tokenize_str(tokenizer.normalizer.normalize_str(s))}
+    normalized = [tokenizer.normalizer.normalize_str(s) for s in SENTENCES]
+    words = {w for s in normalized for w, _ in tokenizer.pre_tokenizer.pre_tokenize_str(s)}
     kept = {p for p in tokenizer.get_vocab() if p in words or len(p.removeprefix("##")) == 1}
     pieces = special + sorted(kept - set(special))
     tokenizer.model = models.WordPiece({piece: i for i, piece in enumerate(pieces)}, unk_token="[UNK]")
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)])
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)])
     wrapped = BertTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
                                 sep_token="[SEP]", mask_token="[MASK]", model_max_length=128)
     config = BertConfig(vocab_size=tokenizer.get_vocab_size(), hidden_size=16, num_hidden_layers=2,

@@ -51,6 +51,18 @@ def _guarded(function):
     return wrapper
 
 
+def _show_progress_logs() -> None:
+    """Print scamlens's own progress lines (epochs, fast-path decisions) through rich."""
+    import logging
+
+    from rich.logging import RichHandler
+
+    logger = logging.getLogger("scamlens")
+    if not logger.handlers:
+        logger.addHandler(RichHandler(console=console, show_path=False, markup=False))
+        logger.setLevel(logging.INFO)
+
+
 def _metrics_table(title: str, report: dict) -> Table:
     table = Table(title=title)
     for column in ("label", "precision", "recall", "F1", "AP", "support"):
@@ -114,6 +126,7 @@ def train(config: Annotated[Path, typer.Argument(help="YAML run config.")], over
     from .config import load_config
     from .training import train as run_training
 
+    _show_progress_logs()
     run = load_config(config, overrides or [])
     result = run_training(run, resume=resume)
     console.print(_metrics_table(f"{run.name}: test split", result.metrics["test"]))
@@ -126,12 +139,21 @@ def train(config: Annotated[Path, typer.Argument(help="YAML run config.")], over
 @app.command()
 @_guarded
 def evaluate(model: Annotated[str, typer.Argument(help="Model folder or models:/ URI.")],
-             data: Annotated[str, typer.Option(help="A split of the model's corpus, or a labelled file.")] = "test") -> None:
-    """Metrics of a saved model on a split of its corpus or on any labelled file."""
-    from .evaluation import evaluate_model
+             data: Annotated[str, typer.Option(help="A split of the model's corpus, or a labelled file.")] = "test",
+             out: Annotated[Path | None, typer.Option(help="Report folder (default: reports/ beside the model).")] = None,
+             resamples: Annotated[int, typer.Option(min=1, help="Bootstrap resamples for the intervals.")] = 1000,
+             seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 13) -> None:
+    """Metrics of a saved model on a split of its corpus or on any labelled file, with a report
+    folder (report.json, report.md, report.html) logged to the model's MLflow run."""
+    from .report import evaluate_report
 
-    report = evaluate_model(model, data)
+    result = evaluate_report(model, data, out, resamples, seed)
+    report = result.report.data["metrics"]
     console.print(_metrics_table(f"{model} on {data}", report))
+    console.print(f"report: {result.folder / 'report.html'}"
+                  + (f" · logged to {result.logged_to}" if result.logged_to else ""), highlight=False)
+    if result.note:
+        console.print(f"[yellow]note[/] {result.note}", highlight=False)
     print(json.dumps(report, indent=2))
 
 
@@ -190,6 +212,66 @@ def serve(uri: Annotated[str, typer.Argument(help="models:/<name>@<alias>, model
     from .tracking import resolve_uri, serve_command, serve_env
 
     raise typer.Exit(subprocess.call(serve_command(uri, host, port), env=serve_env(tracking_uri or resolve_uri())))
+
+
+@app.command()
+@_guarded
+def compare(model_a: Annotated[str, typer.Argument(help="Model A: folder or models:/ URI.")],
+            model_b: Annotated[str, typer.Argument(help="Model B, with the same labels.")],
+            data: Annotated[str, typer.Option(help="A split of model A's corpus, or a labelled file.")] = "test",
+            out: Annotated[Path | None, typer.Option(help="Folder for compare.json and compare.md.")] = None) -> None:
+    """Two models on the same texts: per-label F1, kappa, McNemar's test, and where they disagree most."""
+    from rich.markup import escape
+
+    from .comparison import SUMMARY_HEADER, compare_to_folder, summary_rows
+
+    comparison, folder = compare_to_folder(model_a, model_b, data, out)
+    names = comparison["models"]
+    table = Table(title=escape(f"A = {names['a']['label']}, B = {names['b']['label']} on {data}"))
+    for column in SUMMARY_HEADER:
+        table.add_column(column, justify="left" if column == "label" else "right")
+    for row in summary_rows(comparison):
+        table.add_row(*(escape(cell) for cell in row))
+    console.print(table)
+    for note in comparison["notes"]:
+        console.print(f"[yellow]note[/] {escape(note)}", highlight=False)
+    print(folder)
+
+
+@app.command("queue")
+@_guarded
+def queue_texts(model: Annotated[str, typer.Argument(help="Model folder or models:/ URI.")],
+                data: Annotated[Path, typer.Option(help="Unlabelled JSONL: {\"text\": ..., \"id\"?: ...} per line.")],
+                out: Annotated[Path, typer.Option(help="Label Studio tasks: .json (a list) or .jsonl.")],
+                second_model: Annotated[str | None, typer.Option(help="Rank by disagreement with this model.")] = None,
+                limit: Annotated[int, typer.Option(min=1, help="Tasks to write.")] = 50,
+                label_config: Annotated[Path | None, typer.Option(help="Labelling config (default: beside --out).")] = None) -> None:
+    """The texts most worth labelling next, as Label Studio tasks with pre-annotations."""
+    from .labelling_queue import queue_to_files
+
+    result = queue_to_files(model, data, out, second_model, limit, label_config)
+    console.print(f"{len(result.tasks)} of {result.candidates} texts queued by "
+                  f"{'disagreement' if second_model else 'closeness to a threshold'} -> {result.out}; "
+                  f"labelling config: {result.label_config}", highlight=False)
+    print(result.out)
+
+
+@app.command("queue-import")
+@_guarded
+def queue_import(export: Annotated[Path, typer.Argument(help="Label Studio JSON export (annotated tasks).")],
+                 out: Annotated[Path, typer.Option(help="Corpus JSONL to write.")],
+                 labels: Annotated[Path, typer.Option(help="Labels file.")] = Path("configs/labels.yaml"),
+                 kind: Annotated[str, typer.Option(help="kind when the task has none.")] = "paragraph",
+                 register: Annotated[str, typer.Option(help="register when the task has none.")] = "wire",
+                 story_prefix: Annotated[str, typer.Option(help="story = prefix + id when the task has none.")] = "story-",
+                 id_prefix: Annotated[str, typer.Option(help="id = prefix + task id when the task has none.")] = "ls-") -> None:
+    """Turn a Label Studio export back into corpus lines that `scamlens data validate` accepts."""
+    from .labelling_queue import import_export
+
+    path, written, skipped = import_export(export, out, labels, kind, register, story_prefix, id_prefix)
+    console.print(f"{written} corpus line(s) -> {path}; {skipped} task(s) without a submitted annotation skipped",
+                  highlight=False)
+    print(path)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import RunConfig, parse_config
+from .corpus import CorpusError, Example
 from .inference import Model, load
 from .labels import LabelSet
 from .modelfolder import CONFIG_FILE
@@ -20,21 +21,31 @@ def _model_config(model: Model) -> RunConfig:
     return parse_config(yaml.safe_load((model.path / CONFIG_FILE).read_text()), str(model.path / CONFIG_FILE))
 
 
-def labelled_data(model: Model, data: str) -> tuple[list[str], Any]:
-    """Texts and label matrix for `data`: a split name of the model's own corpus, or a file."""
+def labelled_examples(model: Model, data: str) -> list[Example]:
+    """The examples of `data` (a split name of the model's own corpus, or a file) with their
+    extra columns (`kind`, `register` in our corpus; empty strings where a file lacks them)."""
     from .corpus import load_examples
     from .dataset import build_corpus
 
     config = _model_config(model)
     labels = LabelSet(model.labels)
     if data in SPLITS:
-        build = build_corpus(config.data, labels)
-        rows = build.rows(data)
-    else:
-        data_config = config.data.model_copy(update={"source": [data], "group_column": None,
-                                                     "id_column": None, "allowed_values": {}})
-        rows = load_examples(data_config, labels)
-    return [e.text for e in rows], labels.encode_many([e.labels for e in rows])
+        return build_corpus(config.data, labels).rows(data)
+    data_config = config.data.model_copy(update={"source": [data], "group_column": None,
+                                                 "id_column": None, "allowed_values": {}})
+    if config.data.id_column:
+        # Keep the file's own ids when every row has a unique one; else rows are numbered.
+        try:
+            return load_examples(data_config.model_copy(update={"id_column": config.data.id_column}), labels)
+        except CorpusError:
+            pass
+    return load_examples(data_config, labels)
+
+
+def labelled_data(model: Model, data: str) -> tuple[list[str], Any]:
+    """Texts and label matrix for `data`: a split name of the model's own corpus, or a file."""
+    rows = labelled_examples(model, data)
+    return [e.text for e in rows], LabelSet(model.labels).encode_many([e.labels for e in rows])
 
 
 def evaluate_model(model: str | Path | Model, data: str = "test") -> dict:

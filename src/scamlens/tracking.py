@@ -250,6 +250,28 @@ def download_model(uri: str, tracking_uri: str | None = None) -> Path:
         raise TrackingError(f"cannot fetch {uri} from {uri_store}: {str(exc).splitlines()[0][:300]}") from None
 
 
+def log_report_to_run(run_id: str, uri: str, folder: str | Path, artifact_path: str | None = None) -> str:
+    """Log a report folder into an existing (usually finished) run; returns the folder's artifact URI.
+
+    Raises `TrackingError` when the store or the run cannot be reached, so callers can skip logging.
+    """
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        raise TrackingError(f"MLflow tracking store {uri} does not exist")
+    check_store(uri)
+    client = _client(uri)
+    try:
+        run = client.get_run(run_id)
+    except Exception:
+        raise TrackingError(f"run {run_id} not found in {uri}") from None
+    folder = Path(folder)
+    target = artifact_path or f"reports/{folder.name}"
+    try:
+        client.log_artifacts(run_id, str(folder), artifact_path=target)
+    except Exception as exc:
+        raise TrackingError(f"cannot log {folder} to run {run_id}: {str(exc).splitlines()[0][:300]}") from None
+    return f"{run.info.artifact_uri.rstrip('/')}/{target}"
+
+
 def promote(name: str, version: str | int, alias: str = CHAMPION, tracking_uri: str | None = None) -> None:
     """Point `alias` (champion by default) at a registered model version."""
     uri = tracking_uri or resolve_uri()

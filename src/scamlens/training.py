@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import platform
 import time
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from .modelfolder import BEST_DIR, CARD_FILE, CONFIG_FILE, LAST_DIR, META_FILE, 
 from .tracking import tracked_run
 
 CHECKPOINTS_DIR = "checkpoints"
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -113,10 +115,14 @@ def train(config: RunConfig, resume: bool = False) -> TrainResult:
         train_set, validation, test = (split_texts(build, s) for s in ("train", "validation", "test"))
         tracker.log_dataset(build.fingerprint, {s: ([e.text for e in build.rows(s)], [list(e.labels) for e in build.rows(s)])
                                                 for s in ("train", "validation", "test")}, ",".join(config.data.source))
+        logger.info("corpus %s: %d train, %d validation, %d test examples", build.fingerprint[:16],
+                    len(train_set.texts), len(validation.texts), len(test.texts))
         classifier = build_classifier(config, labels, resume)
+        logger.info("training %s model %r", config.model.kind, config.name)
         started = time.perf_counter()
         classifier.fit(train_set, validation, log_metrics=lambda m, step: tracker.log_metrics(m, step))
         train_seconds = time.perf_counter() - started
+        logger.info("trained in %.1f s; tuning thresholds and scoring the test split", train_seconds)
         thresholds, reports = tune_and_evaluate(classifier, validation, test, labels)
         tracker.log_metrics({"train_seconds": train_seconds, **flatten_report(reports["validation"], "val_"),
                              **flatten_report(reports["test"], "test_")})

