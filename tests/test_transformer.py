@@ -8,6 +8,7 @@ import types
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -159,13 +160,33 @@ def test_long_document_is_scored_as_the_max_over_exact_chunks(tiny_bert):  # noq
 def test_long_training_documents_contribute_their_windows(tiny_bert):  # noqa: F811
     data = LabelledTexts([*TRAIN.texts, LONG_TEXT], np.vstack([TRAIN.y, [[1, 1, 1]]]))
     classifier = make(tiny_bert, max_length=24, epochs=1).fit(data)
-    examples = classifier.training_examples(data)
+    pieces = classifier.training_examples(data)
     windows = len(classifier.chunk(LONG_TEXT))
-    assert len(examples.texts) == len(TRAIN.texts) + windows
-    assert examples.texts[-windows:] == [c.text for c in classifier.chunk(LONG_TEXT)]
-    assert (examples.y[-windows:] == 1).all()
+    assert windows > 1
+    assert len(pieces.texts) == len(TRAIN.texts) + windows
+    assert pieces.texts[-windows:] == [c.text for c in classifier.chunk(LONG_TEXT)]
+    # Every window points at its document; the labels stay per document (max over windows in training).
+    assert pieces.documents.tolist() == list(range(len(TRAIN.texts))) + [len(TRAIN.texts)] * windows
+    np.testing.assert_array_equal(pieces.y, data.y)
     whole = make(tiny_bert, max_length=24, train_on_windows=False, epochs=1).fit(data)
     assert len(whole.training_examples(data).texts) == len(data.texts)
+
+
+def test_training_loss_takes_the_max_over_a_documents_windows(tiny_bert, monkeypatch):  # noqa: F811
+    """The loss sees one row per document: the per-label maximum of its windows' logits."""
+    data = LabelledTexts([TRAIN.texts[0], LONG_TEXT], np.array([[1, 0, 1], [0, 1, 0]], dtype=np.float32))
+    classifier = make(tiny_bert, max_length=24, epochs=1, batch_size=2)
+    seen = []
+    original = torch.nn.BCEWithLogitsLoss.forward
+
+    def spy(self, logits, target):
+        seen.append((logits.detach().clone(), target.clone()))
+        return original(self, logits, target)
+
+    monkeypatch.setattr(torch.nn.BCEWithLogitsLoss, "forward", spy)
+    classifier.fit(data)
+    logits, target = seen[0]
+    assert logits.shape == (2, 3) and target.tolist() == data.y.tolist()
 
 
 def test_count_tokens_counts_word_pieces_without_special_tokens(fitted):

@@ -274,5 +274,24 @@ def queue_import(export: Annotated[Path, typer.Argument(help="Label Studio JSON 
     print(path)
 
 
+@app.command("score")
+@_guarded
+def score_files(model: Annotated[str, typer.Argument(help="Model folder or models:/ URI.")],
+                input_path: Annotated[str, typer.Option("--input", "-i", help="JSONL, CSV or Parquet file, folder or glob (quote it).")],
+                output: Annotated[str, typer.Option("--output", "-o", help="Parquet folder to write; replaced atomically.")],
+                engine: Annotated[str, typer.Option(help="local (this process) or spark.")] = "local",
+                text_column: Annotated[str, typer.Option(help="Column holding the text.")] = "text",
+                master: Annotated[str | None, typer.Option(help="Spark master (default: spark-submit's, else local[2]).")] = None,
+                ship_model: Annotated[bool | None, typer.Option(help="Send the model to executors (default: unless local).")] = None,
+                batch_size: Annotated[int, typer.Option(min=1)] = 256,
+                evidence: Annotated[bool, typer.Option(help="Fill the evidence column.")] = True) -> None:
+    """Score every row of JSONL/CSV/Parquet files into Parquet: score_<label> columns, predicted_labels,
+    evidence and error (rows that cannot be scored keep null scores and say why)."""
+    from .scoring import score
+
+    score(model, input_path, output, engine=engine, text_column=text_column, batch_size=batch_size, master=master,
+          evidence=evidence, ship_model=ship_model)
+
+
 if __name__ == "__main__":
     app()

@@ -375,11 +375,21 @@ class TransformerSettings:
 
 
 @dataclass
+class TrainingPieces:
+    """Training texts after long documents are cut into windows."""
+
+    texts: list[str]  # every piece
+    documents: np.ndarray  # per piece, the index of its document
+    y: np.ndarray  # per document, its labels
+
+
+@dataclass
 class _Run:
     """Everything one call of fit() trains with."""
 
-    encoded: list[list[int]]
-    y: np.ndarray
+    encoded: list[list[int]]  # token ids of every training piece
+    pieces_of: list[np.ndarray]  # per document, the indices of its pieces
+    y: np.ndarray  # per document, its labels
     device: torch.device
     dtype: torch.dtype | None
     loss_fn: torch.nn.Module
@@ -502,18 +512,22 @@ class TransformerClassifier(Classifier):
         self._decide_fast_path(validation, best_scores if reusable else None)
         return self
 
-    def training_examples(self, train: LabelledTexts) -> LabelledTexts:
-        """The texts the model trains on: short texts whole, long ones as their chunk windows."""
+    def training_examples(self, train: LabelledTexts) -> TrainingPieces:
+        """What the model trains on: short texts whole, long ones as their chunk windows.
+
+        A document's windows keep its index in `documents`: the training loss is taken on the
+        maximum of their logits per label (multiple-instance learning), the same rule as
+        prediction, so windows of an article that mention a theme once are not each taught it.
+        """
         if train.y.ndim != 2 or train.y.shape[1] != len(self.labels):
             raise ValueError(f"label matrix has shape {train.y.shape}, expected (n, {len(self.labels)})")
-        if not self.settings.train_on_windows:
-            return LabelledTexts(list(train.texts), train.y.astype(np.float32))
-        texts, rows = [], []
-        for text, y in zip(train.texts, train.y, strict=True):
-            pieces = [c.text for c in self.chunk(text)] if self.count_tokens(text) > self.max_tokens else [text]
+        texts, documents = [], []
+        for index, text in enumerate(train.texts):
+            long = self.settings.train_on_windows and self.count_tokens(text) > self.max_tokens
+            pieces = [c.text for c in self.chunk(text)] if long else [text]
             texts.extend(pieces)
-            rows.extend([y] * len(pieces))
-        return LabelledTexts(texts, np.asarray(rows, dtype=np.float32).reshape(len(texts), len(self.labels)))
+            documents.extend([index] * len(pieces))
+        return TrainingPieces(texts, np.asarray(documents, dtype=np.int64), train.y.astype(np.float32))
 
     def _prepare(self, train: LabelledTexts) -> _Run:
         """Seed, load the base model, tokenize, and build the optimizer and schedule."""
@@ -527,18 +541,19 @@ class TransformerClassifier(Classifier):
         self.fast_path_mode = "none"  # validation during training scores with the fp32 model
         examples = self.training_examples(train)
         encoded = self._encode(examples.texts)
+        pieces_of = [np.flatnonzero(examples.documents == d) for d in range(len(examples.y))]
         loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=positive_weights(examples.y, self.labels).to(device))
         self.model.to(device)
         self.inference_device = device
-        steps_per_epoch = math.ceil(math.ceil(len(encoded) / s.batch_size) / s.gradient_accumulation_steps)
+        steps_per_epoch = math.ceil(math.ceil(len(examples.y) / s.batch_size) / s.gradient_accumulation_steps)
         total_steps = math.ceil(s.epochs * steps_per_epoch)
         if s.max_train_steps is not None:
             total_steps = min(total_steps, s.max_train_steps)
         optimizer = build_optimizer(self.model, s.learning_rate, s.weight_decay)
         scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(s.warmup_ratio * total_steps), total_steps)
         signature = {**{k: getattr(s, k) for k in _RESUME_KEYS}, "labels": list(self.labels),
-                     "train_examples": len(encoded)}
-        return _Run(encoded, examples.y, device, dtype, loss_fn, optimizer, scheduler,
+                     "train_examples": len(examples.y), "train_pieces": len(encoded)}
+        return _Run(encoded, pieces_of, examples.y, device, dtype, loss_fn, optimizer, scheduler,
                     torch.amp.GradScaler(device.type, enabled=dtype == torch.float16),
                     steps_per_epoch, total_steps, signature)
 
@@ -546,16 +561,20 @@ class TransformerClassifier(Classifier):
         """One pass over the bucketed, shuffled batches; returns the mean training loss."""
         s = self.settings
         # The batch order depends on (seed, epoch) alone, so a resumed run sees the same batches.
-        batches = length_bucketed_batches([len(e) for e in run.encoded], s.batch_size,
-                                          np.random.default_rng([s.seed, epoch]))
+        lengths = [max(len(run.encoded[p]) for p in pieces) for pieces in run.pieces_of]
+        batches = length_bucketed_batches(lengths, s.batch_size, np.random.default_rng([s.seed, epoch]))
         self.model.train()
         run.optimizer.zero_grad(set_to_none=True)
         loss_sum, seen = torch.zeros((), device=run.device), 0
         for index, batch in enumerate(batches):
-            inputs = pad_batch([run.encoded[i] for i in batch], self.tokenizer.pad_token_id)
+            pieces = [run.pieces_of[d] for d in batch]
+            inputs = pad_batch([run.encoded[p] for group in pieces for p in group], self.tokenizer.pad_token_id)
             with autocast(run.device, run.dtype):
-                logits = self.model(**{k: v.to(run.device) for k, v in inputs.items()}).logits
-            loss = run.loss_fn(logits.float(), torch.as_tensor(run.y[batch], device=run.device))
+                logits = self.model(**{k: v.to(run.device) for k, v in inputs.items()}).logits.float()
+            # A document's logit per label is the maximum over its pieces, as at prediction time.
+            bounds = np.cumsum([0] + [len(group) for group in pieces])
+            document_logits = torch.stack([logits[a:b].max(dim=0).values for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+            loss = run.loss_fn(document_logits, torch.as_tensor(run.y[batch], device=run.device))
             run.scaler.scale(loss / s.gradient_accumulation_steps).backward()
             loss_sum += loss.detach() * len(batch)
             seen += len(batch)
