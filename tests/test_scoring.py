@@ -134,15 +134,15 @@ def test_a_text_that_breaks_the_model_is_reported_not_fatal(baseline, tmp_path: 
     real = model.classifier.score_chunks
 
     def fragile(texts):
-        if any("scam" in t for t in texts):
+        if rows[1]["text"] in texts or rows[3]["text"] in texts:
             raise RuntimeError("tokenizer exploded")
         return real(texts)
 
     monkeypatch.setattr(model.classifier, "score_chunks", fragile)
     result = score(model, source, tmp_path / "out", progress=False)
     errors = pq.read_table(tmp_path / "out").column(ERROR_COLUMN).to_pylist()
-    broken = [i for i, r in enumerate(rows) if "scam" in r["text"]]
-    assert broken and result.errors == len(broken)
+    broken = [1, 3]
+    assert result.errors == len(broken)
     assert [i for i, e in enumerate(errors) if e] == broken
     assert errors[broken[0]] == f"{source}:{broken[0] + 1}: scoring failed: RuntimeError: tokenizer exploded"
 
@@ -274,7 +274,7 @@ def test_spark_scores_equal_the_python_api(kind, spark, request, tmp_path: Path)
         source.write_text("\n".join(lines) + "\n", encoding="utf-8")
         result = score(folder, source, tmp_path / "out", engine="spark", batch_size=64, progress=False)
         assert (result.rows, result.errors) == (1002, 2)
-        assert result.error_samples == [f"{source}:501: json: not valid JSON (Expecting value at column 21)",
+        assert result.error_samples == [f"{source}:501: json: not valid JSON (Expecting value at column 22)",
                                         f"{source}:502: text: missing"]
     else:  # Parquet, the model shipped to executors with SparkFiles
         source = write_rows(rows, tmp_path / "news.parquet")
@@ -302,3 +302,24 @@ def test_spark_rerun_replaces_the_output_and_uris_work(baseline, spark, tmp_path
     assert result.rows == 2
     assert sorted(pq.read_table(tmp_path / "out").column("id").to_pylist()) == ["10", "11"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.slow
+def test_spark_numbers_lines_across_file_splits(baseline, spark, tmp_path: Path) -> None:
+    folder, _ = baseline
+    texts = thousand_texts()
+    for name, bad_line in (("a", 3), ("b", 777)):
+        lines = [json.dumps({"id": f"{name}{i}", "text": t}) for i, t in enumerate(texts)]
+        lines[bad_line - 1] = '{"id": "broken", "text": '
+        (tmp_path / f"{name}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "8192")  # ~10 splits per file, packed in partitions
+    try:
+        result = score(folder, str(tmp_path / "*.jsonl"), tmp_path / "spark", engine="spark", progress=False)
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    assert result.error_samples == [f"{tmp_path / 'a.jsonl'}:3: json: not valid JSON (Expecting value at column 26)",
+                                    f"{tmp_path / 'b.jsonl'}:777: json: not valid JSON (Expecting value at column 26)"]
+    local = score(folder, str(tmp_path / "*.jsonl"), tmp_path / "local", progress=False)
+    assert local.error_samples == result.error_samples
+    assert (pq.read_table(tmp_path / "spark").sort_by([("id", "ascending"), ("error", "ascending")]).to_pylist()
+            == pq.read_table(tmp_path / "local").sort_by([("id", "ascending"), ("error", "ascending")]).to_pylist())

@@ -67,6 +67,8 @@ LOCAL_SPARK_CONF = {
 _FILE = "__scamlens_file"
 _NUMBER = "__scamlens_number"
 _VALUE = "__scamlens_line"
+_BLOCK = "__scamlens_block"
+_ID = "__scamlens_id"
 _MISSING = object()  # a JSON/CSV record without the text field (as opposed to an explicit null)
 
 
@@ -227,10 +229,10 @@ def _open_lines(path: str, advance: Callable[[int], None] | None = None) -> Iter
 
 
 # --- parsing rows (shared by both engines) -----------------------------------------------------------
-def parse_json_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
+def parse_json_line(raw: bytes | str) -> tuple[dict[str, Any] | None, str | None]:
     """A JSONL line as (record, None), or (None, problem) when it cannot be read."""
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError as exc:
         return None, f"utf-8: not valid UTF-8 (byte {exc.start + 1})"
     try:
@@ -384,8 +386,9 @@ def _add_in_chunks(builder: SchemaBuilder, records: Iterator[dict[str, Any]], si
         builder.add(chunk)
 
 
-def _csv_header(line: bytes, where: str) -> list[str]:
-    header = next(csv.reader([line.decode("utf-8", errors="replace")], strict=True), [])
+def _csv_header(line: bytes | str, where: str) -> list[str]:
+    text = line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
+    header = next(csv.reader([text], strict=True), [])
     if not header:
         raise ValueError(f"{where}: empty CSV header")
     duplicated = sorted({h for h in header if header.count(h) > 1})
@@ -518,8 +521,8 @@ def _local_chunks(files: list[str], fmt: str, schema: pa.Schema, text_column: st
 
 def _json_rows(path: str, lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[str, dict | None, str | None]]:
     for number, raw in lines:
-        if raw.strip():
-            yield (f"{path}:{number}", *parse_json_line(raw))
+        if raw.strip():  # without its line break, as Spark's reader hands lines over (same messages)
+            yield (f"{path}:{number}", *parse_json_line(raw.rstrip(b"\r\n")))
 
 
 def _csv_rows(path: str, lines: Iterator[tuple[int, bytes]],
@@ -674,6 +677,7 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None,
             # Workers run PYSPARK_PYTHON (default: whatever `python3` is on PATH), which must be
             # an interpreter that can import scamlens: in local mode, this one.
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # the JVM's own address, too
     for key, value in {**settings, **(conf or {})}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
@@ -759,65 +763,143 @@ def _spark_inputs(spark: SparkSession, pattern: str) -> tuple[list[tuple[str, st
     return [(u, u) for u in uris], _one_format(uris, pattern)
 
 
-def _numbered_line(name: str, pair: tuple[bytes, int]) -> tuple[str, int, bytes]:
-    return name, pair[1] + 1, pair[0]
-
-
 def _spark_lines(spark: SparkSession, files: list[tuple[str, str]]) -> DataFrame:
-    """(file, line number, raw line) of every non-blank line. `zipWithIndex` per file numbers the
-    lines across the file's splits in order, so messages point at the line to fix."""
-    context = spark.sparkContext
-    rdds = [context.textFile(uri, use_unicode=False).zipWithIndex().map(partial(_numbered_line, name))
-            for name, uri in files]
-    lines = context.union(rdds).filter(lambda row: bool(row[2].strip()))
-    return spark.createDataFrame(lines, f"{_FILE} string, {_NUMBER} long, {_VALUE} binary")
+    """Every physical line of the files and where it sits: (file URI, split start, row id, text).
+
+    Spark's text reader gives no line numbers. `monotonically_increasing_id` counts rows within a
+    partition, and each file split lies whole and in order inside one partition, so a line's number
+    is the lines in the file's earlier splits + (its id - the split's first id) + 1; `_survey`
+    collects those per split. The lines stay in the JVM until the scoring UDF.
+    """
+    from pyspark.sql import functions as F  # noqa: N812
+
+    return spark.read.text([uri for _, uri in files]).select(
+        F.col("_metadata.file_path").alias(_FILE), F.col("_metadata.file_block_start").alias(_BLOCK),
+        F.monotonically_increasing_id().alias(_ID), F.col("value").alias(_VALUE))
 
 
-def _infer_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """One row per partition: the serialised Arrow schema of its JSON records."""
+def _uri_path(uri: str) -> str:
+    from urllib.parse import unquote, urlparse
+
+    return unquote(urlparse(uri).path) if uri.startswith("file:") else unquote(uri)
+
+
+def _shown_path(uri: str, names: dict[str, str]) -> str:
+    """The input path as the user named it, for messages (Spark reports file:/ URIs)."""
+    return names.get(_uri_path(uri), uri)
+
+
+def _survey_partition(batches: Iterator[pa.RecordBatch], *, infer: bool) -> Iterator[pa.RecordBatch]:
+    """Per file split in the partition: its first row id, its line count, its first line (the CSV
+    header when the split starts the file) and, with `infer`, the Arrow schema of its JSON records."""
     import pyarrow as pa
 
-    builder = SchemaBuilder()
+    arrow_schema = _survey_schema()
+    splits: dict[tuple[str, int], list[Any]] = {}  # -> [first id, lines, first line, builder, pending records]
     for batch in batches:
-        records = (parse_json_line(raw)[0] for raw in batch.column(_VALUE).to_pylist())
-        _add_in_chunks(builder, (r for r in records if r is not None))
-    yield pa.RecordBatch.from_pydict({"schema": [builder.partial_schema().serialize().to_pybytes()]})
+        columns = (batch.column(c).to_pylist() for c in (_FILE, _BLOCK, _ID, _VALUE))
+        for uri, block, row_id, value in zip(*columns, strict=True):
+            split = splits.get((uri, block))
+            if split is None:
+                if block == 0:
+                    value = value.removeprefix("\ufeff")
+                split = splits[(uri, block)] = [row_id, 0, value, SchemaBuilder(), []]
+            split[1] += 1
+            if infer and value.strip():
+                record, _ = parse_json_line(value)
+                if record is not None:
+                    split[4].append(record)
+                    if len(split[4]) >= 4096:
+                        split[3].add(split[4])
+                        split[4] = []
+    out: dict[str, list[Any]] = {name: [] for name in arrow_schema.names}
+    for (uri, block), (first, lines, head, builder, pending) in splits.items():
+        if pending:
+            builder.add(pending)
+        for name, value in zip(arrow_schema.names, (uri, block, first, lines, head,
+                                                     builder.partial_schema().serialize().to_pybytes()), strict=True):
+            out[name].append(value)
+    yield pa.RecordBatch.from_pydict(out, schema=arrow_schema)
+
+
+_SURVEY_DDL = "file string, block long, first long, lines long, head string, schema binary"
+
+
+def _survey_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema([("file", pa.string()), ("block", pa.int64()), ("first", pa.int64()), ("lines", pa.int64()),
+                      ("head", pa.string()), ("schema", pa.binary())])
+
+
+@dataclass
+class _Survey:
+    splits: dict[tuple[str, int], tuple[int, int]]  # (file URI, split start) -> (first row id, lines before)
+    heads: dict[str, str]  # file URI -> its first line
+    builder: SchemaBuilder
+
+
+def _survey(frame: DataFrame, files: list[tuple[str, str]], infer: bool) -> _Survey:
+    """One pass over the lines: where each split starts counting, and (for JSONL) the schema, merged
+    in file and line order so that fields come in the order the local engine first meets them."""
+    import pyarrow as pa
+
+    order = {_uri_path(uri): i for i, (_, uri) in enumerate(files)}
+    rows = _map_in_arrow(frame, partial(_survey_partition, infer=infer), _SURVEY_DDL).collect()
+    rows.sort(key=lambda r: (order.get(_uri_path(r["file"]), len(order)), r["file"], r["block"]))
+    survey = _Survey({}, {}, SchemaBuilder())
+    before: dict[str, int] = {}
+    for row in rows:
+        survey.splits[(row["file"], row["block"])] = (row["first"], before.get(row["file"], 0))
+        before[row["file"]] = before.get(row["file"], 0) + row["lines"]
+        if row["block"] == 0:
+            survey.heads[row["file"]] = row["head"]
+        if infer:
+            survey.builder.merge(pa.ipc.read_schema(pa.py_buffer(row["schema"])))
+    return survey
 
 
 def _score_line_batches(batches: Iterator[pa.RecordBatch], *, fmt: str, model_ref: tuple[str, str],
                         schema: pa.Schema, out_schema: pa.Schema, text_column: str, batch_size: int,
-                        evidence: bool) -> Iterator[pa.RecordBatch]:
-    """mapInArrow body for JSONL/CSV: parse each numbered line as the local engine does, score."""
+                        evidence: bool, splits: dict[tuple[str, int], tuple[int, int]],
+                        names: dict[str, str]) -> Iterator[pa.RecordBatch]:
+    """mapInArrow body for JSONL/CSV: number and parse each line as the local engine does, score."""
     model = executor_model(model_ref)
     header = list(schema.names)
+    rows: list[tuple[str, dict[str, Any] | None, str | None]] = []
     for batch in batches:
-        for start in range(0, batch.num_rows, batch_size):
-            part = batch.slice(start, batch_size)
-            rows = []
-            for name, number, raw in zip(part.column(_FILE).to_pylist(), part.column(_NUMBER).to_pylist(),
-                                         part.column(_VALUE).to_pylist(), strict=True):
-                rows.append((f"{name}:{number}", *(parse_json_line(raw) if fmt == "json" else _csv_line(raw, header))))
-            table, _ = _score_chunk(model, _records_chunk(rows, schema, text_column), text_column, evidence)
-            yield from table.cast(out_schema).to_batches()
+        columns = (batch.column(c).to_pylist() for c in (_FILE, _BLOCK, _ID, _VALUE))
+        for uri, block, row_id, value in zip(*columns, strict=True):
+            first, before = splits[(uri, block)]
+            number = before + row_id - first + 1
+            if number == 1:
+                if fmt == "csv":
+                    continue  # the header
+                value = value.removeprefix("\ufeff")
+            if not value.strip():
+                continue
+            parsed = parse_json_line(value) if fmt == "json" else _csv_line(value, header)
+            rows.append((f"{_shown_path(uri, names)}:{number}", *parsed))
+            if len(rows) >= batch_size:
+                yield from _score_rows(model, rows, schema, out_schema, text_column, evidence)
+                rows = []
+    if rows:
+        yield from _score_rows(model, rows, schema, out_schema, text_column, evidence)
 
 
-def _csv_line(raw: bytes, header: list[str]) -> tuple[dict | None, str | None]:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None, "utf-8: not valid UTF-8"
+def _score_rows(model: Model, rows: list[tuple[str, dict[str, Any] | None, str | None]], schema: pa.Schema,
+                out_schema: pa.Schema, text_column: str, evidence: bool) -> Iterator[pa.RecordBatch]:
+    table, _ = _score_chunk(model, _records_chunk(rows, schema, text_column), text_column, evidence)
+    yield from table.cast(out_schema).to_batches()
+
+
+def _csv_line(text: str, header: list[str]) -> tuple[dict | None, str | None]:
     try:
         fields = next(csv.reader([text], strict=True))
     except csv.Error as exc:
         return None, (f"csv: {exc} (the spark engine reads CSV one record per line; score files whose "
                       "quoted fields span lines with engine='local', or convert them to JSONL or Parquet)")
     return csv_record(fields, header)
-
-
-def _shown_path(uri: str, names: dict[str, str]) -> str:
-    from urllib.parse import unquote, urlparse
-
-    return names.get(unquote(urlparse(uri).path), uri) if uri.startswith("file:") else uri
 
 
 def _score_parquet_batches(batches: Iterator[pa.RecordBatch], *, model_ref: tuple[str, str],
@@ -848,6 +930,7 @@ def _spark_score_frame(spark: SparkSession, files: list[tuple[str, str]], fmt: s
     from pyspark.sql.types import StringType, StructType
 
     parallelism = partitions or spark.sparkContext.defaultParallelism
+    names = {_uri_path(uri): name for name, uri in files}
     scoring = from_arrow_schema(pa.schema(score_fields(labels)))
     if fmt == "parquet":
         frame = spark.read.option("mergeSchema", "true").parquet(*(uri for _, uri in files))
@@ -860,24 +943,18 @@ def _spark_score_frame(spark: SparkSession, files: list[tuple[str, str]], fmt: s
         frame = frame.select("*", F.col("_metadata.file_path").alias(_FILE),
                              (F.col("_metadata.row_index") + 1).alias(_NUMBER))
         body = partial(_score_parquet_batches, model_ref=model_ref, text_column=text_column, batch_size=batch_size,
-                       evidence=evidence, names={str(Path(name).resolve()): name for name, _ in files})
+                       evidence=evidence, names=names)
     else:
         frame = _spark_lines(spark, files)
+        survey = _survey(frame, files, infer=fmt == "json")
+        where = files[0][0] if len(files) == 1 else f"{len(files)} files"
         if fmt == "csv":
-            firsts = frame.where(F.col(_NUMBER) == 1).select(_FILE, _VALUE).collect()
-            headers = {row[0]: _csv_header(bytes(row[1]).removeprefix(b"\xef\xbb\xbf"), f"{row[0]}:1")
-                       for row in firsts}
-            order = [name for name, _ in files]
-            header = _same_headers(dict(sorted(headers.items(), key=lambda item: order.index(item[0]))))
-            _check_columns(header, labels, text_column, files[0][0])
+            shown = {_shown_path(uri, names): head for uri, head in survey.heads.items()}  # in file order
+            header = _same_headers({name: _csv_header(head, f"{name}:1") for name, head in shown.items()})
+            _check_columns(header, labels, text_column, where)
             schema = _csv_schema(header)
-            frame = frame.where(F.col(_NUMBER) > 1)
         else:
-            builder = SchemaBuilder()
-            for row in _map_in_arrow(frame, _infer_partition, "schema binary").collect():
-                builder.merge(pa.ipc.read_schema(pa.py_buffer(row[0])))
-            schema = builder.schema()
-            where = files[0][0] if len(files) == 1 else f"{len(files)} files"
+            schema = survey.builder.schema()
             _check_columns(schema.names, labels, text_column, where, text_required=False)
             if text_column not in schema.names:
                 raise ValueError(f"{where}: no record has a field {text_column!r} (fields: "
@@ -885,7 +962,7 @@ def _spark_score_frame(spark: SparkSession, files: list[tuple[str, str]], fmt: s
         out_schema = StructType(from_arrow_schema(schema).fields + scoring.fields)
         body = partial(_score_line_batches, fmt=fmt, model_ref=model_ref, schema=schema,
                        out_schema=to_arrow_schema(out_schema), text_column=text_column, batch_size=batch_size,
-                       evidence=evidence)
+                       evidence=evidence, splits=survey.splits, names=names)
     if frame.rdd.getNumPartitions() < parallelism:
         frame = frame.repartition(parallelism)
     return _map_in_arrow(frame, body, out_schema)
@@ -949,6 +1026,10 @@ def _score_spark(folder: Path, pattern: str, output: str, text_column: str, batc
             written = f"file://{Path(output).resolve()}"
         result = spark.read.parquet(written)
         counts = result.agg(F.count(F.lit(1)), F.count(ERROR_COLUMN)).first()
-        samples = [r[0] for r in result.where(F.col(ERROR_COLUMN).isNotNull()).select(ERROR_COLUMN)
-                   .limit(SHOWN_ERRORS).collect()] if counts[1] else []
+        # The first errors by file and line, as the local engine lists them.
+        located = r"^(.*?):(?:row )?(\d+): "
+        failed = result.where(F.col(ERROR_COLUMN).isNotNull()).select(ERROR_COLUMN).orderBy(
+            F.regexp_extract(ERROR_COLUMN, located, 1), F.regexp_extract(ERROR_COLUMN, located, 2).cast("long"),
+            ERROR_COLUMN)
+        samples = [r[0] for r in failed.limit(SHOWN_ERRORS).collect()] if counts[1] else []
     return int(counts[0]), int(counts[1]), samples, len(files)
