@@ -25,10 +25,13 @@ def baseline_package(model_dir: Path):
     return model.predict_proba
 
 
-def transformer_package(model_dir: Path):
+def transformer_package(model_dir: Path, fast_path: bool | None = None):
+    """The exported package as shipped, or with its int8 fast path forced on or off."""
     import scamlens_transformer_bench as package
 
     model = package.load()
+    if fast_path is not None:
+        model.classifier.set_fast_path(fast_path)
     return model.predict_proba
 
 
@@ -68,6 +71,8 @@ def hf_pipeline(model_dir: Path):
 
 
 CONTENDERS = {"baseline-package": baseline_package, "transformer-package": transformer_package,
+              "transformer-package-int8": lambda d: transformer_package(d, True),
+              "transformer-package-fp32": lambda d: transformer_package(d, False),
               "sklearn-pipeline": sklearn_pipeline, "hf-pipeline": hf_pipeline}
 
 

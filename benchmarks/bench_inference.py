@@ -6,7 +6,8 @@ Contenders, each measured in its own process on the same texts:
 - baseline-package: the exported TF-IDF package (numpy runtime, no scikit-learn);
 - sklearn-pipeline: scikit-learn TfidfVectorizer (word + char_wb) + LogisticRegression per label,
   fitted on the same training split with the same settings;
-- transformer-package: the exported fine-tuned transformer package (CPU, its chosen fast path);
+- transformer-package: the exported fine-tuned transformer package (CPU, its chosen fast path), and
+  the same package with the int8 fast path switched the other way, to show what it is worth;
 - hf-pipeline: transformers.pipeline("text-classification", top_k=None) over the same weights.
 Texts: headlines, and articles cut to exactly 400 words; batch sizes 1 and 32.
 Goals: baseline >= 5,000 headlines/s; transformer package >= 2x the pipeline on 400-word articles.
@@ -50,8 +51,11 @@ def main() -> None:
         plan += [("baseline-package", installed_package(DEFAULT_MODELS["tfidf"], "scamlens_tfidf_bench"), DEFAULT_MODELS["tfidf"]),
                  ("sklearn-pipeline", main_python, DEFAULT_MODELS["tfidf"])]
     if (DEFAULT_MODELS["transformer"] / "meta.json").exists():
-        plan += [("transformer-package", installed_package(DEFAULT_MODELS["transformer"], "scamlens_transformer_bench"),
-                  DEFAULT_MODELS["transformer"]),
+        package_python = installed_package(DEFAULT_MODELS["transformer"], "scamlens_transformer_bench")
+        shipped = json.loads((DEFAULT_MODELS["transformer"] / "classifier.json").read_text())["settings"]
+        other = "fp32" if shipped.get("fast_path_decision") == "int8" else "int8"
+        plan += [("transformer-package", package_python, DEFAULT_MODELS["transformer"]),
+                 (f"transformer-package-{other}", package_python, DEFAULT_MODELS["transformer"]),
                  ("hf-pipeline", main_python, DEFAULT_MODELS["transformer"])]
     rows = []
     for contender, python, model_dir in plan:

@@ -263,7 +263,8 @@ def thousand_texts() -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["baseline", "transformer"])
 def test_spark_scores_equal_the_python_api(kind, spark, request, tmp_path: Path) -> None:
-    folder = request.getfixturevalue("baseline")[0] if kind == "baseline" else request.getfixturevalue("transformer_folder")
+    folder = (request.getfixturevalue("baseline")[0] if kind == "baseline"
+              else request.getfixturevalue("transformer_folder"))  # trained only when this case runs
     model = scamlens.load(folder)
     texts = thousand_texts()
     rows = [{"id": i, "text": t} for i, t in enumerate(texts)]
@@ -312,8 +313,9 @@ def test_spark_numbers_lines_across_file_splits(baseline, spark, tmp_path: Path)
         lines = [json.dumps({"id": f"{name}{i}", "text": t}) for i, t in enumerate(texts)]
         lines[bad_line - 1] = '{"id": "broken", "text": '
         (tmp_path / f"{name}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    spark.conf.set("spark.sql.files.maxPartitionBytes", "8192")  # ~10 splits per file, packed in partitions
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "32768")  # a few splits per file
     try:
+        assert spark.read.text(str(tmp_path / "b.jsonl")).rdd.getNumPartitions() > 2
         result = score(folder, str(tmp_path / "*.jsonl"), tmp_path / "spark", engine="spark", progress=False)
     finally:
         spark.conf.unset("spark.sql.files.maxPartitionBytes")

@@ -277,8 +277,8 @@ def queue_import(export: Annotated[Path, typer.Argument(help="Label Studio JSON 
 @app.command("score")
 @_guarded
 def score_files(model: Annotated[str, typer.Argument(help="Model folder or models:/ URI.")],
-                input_path: Annotated[str, typer.Option("--input", "-i", help="JSONL, CSV or Parquet file, folder or glob (quote it).")],
-                output: Annotated[str, typer.Option("--output", "-o", help="Parquet folder to write; replaced atomically.")],
+                input_path: Annotated[str, typer.Option("--input", "-i", help="JSONL/CSV/Parquet file, folder or glob.")],
+                output: Annotated[str, typer.Option("--output", "-o", help="Parquet folder, replaced atomically.")],
                 engine: Annotated[str, typer.Option(help="local (this process) or spark.")] = "local",
                 text_column: Annotated[str, typer.Option(help="Column holding the text.")] = "text",
                 master: Annotated[str | None, typer.Option(help="Spark master (default: spark-submit's, else local[2]).")] = None,

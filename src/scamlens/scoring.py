@@ -127,6 +127,7 @@ def score(model: str | Path | Model, input: str | Path, output: str | Path, engi
         loaded = model if isinstance(model, Model) else load(model)
         rows, errors, samples = _score_local(loaded, files, fmt, Path(output), text_column, batch_size,
                                              evidence, progress)
+        n_files = len(files)
     else:
         folder = model.path if isinstance(model, Model) else _model_folder(model)
         if folder is None:
@@ -134,8 +135,6 @@ def score(model: str | Path | Model, input: str | Path, output: str | Path, engi
         rows, errors, samples, n_files = _score_spark(
             Path(folder), str(input), str(output), text_column, batch_size, evidence, master, ship_model,
             spark_conf or {}, partitions, progress)
-    if engine == "local":
-        n_files = len(files)
     result = ScoreResult(str(output), engine, n_files, rows, errors, samples, time.perf_counter() - started)
     if progress:
         print_summary(result)
@@ -148,14 +147,18 @@ def print_summary(result: ScoreResult) -> None:
     console = Console(stderr=True, soft_wrap=True, highlight=False)
     console.print(f"scored {result.rows - result.errors:,} of {result.rows:,} rows from {result.files} file(s) "
                   f"with the {result.engine} engine in {result.seconds:.1f}s "
-                  f"({result.rows_per_second:,.0f} rows/s) -> {result.output}")
+                  f"({_rate(result.rows_per_second)} rows/s) -> {result.output}", markup=False)
     if result.errors:
         console.print(f"[yellow]{result.errors:,} row(s) not scored[/] (null scores, reason in the "
                       f"{ERROR_COLUMN!r} column):")
         for message in result.error_samples:
-            console.print(f"  {message}")
+            console.print(f"  {message}", markup=False)  # messages quote paths and JSON
         if result.errors > len(result.error_samples):
             console.print(f"  ... and {result.errors - len(result.error_samples):,} more")
+
+
+def _rate(per_second: float) -> str:
+    return f"{per_second:,.0f}" if per_second >= 10 else f"{per_second:.2f}"
 
 
 # --- inputs ------------------------------------------------------------------------------------------
