@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+
 def peak_rss_mb() -> float:
     """Peak resident memory (VmHWM: unlike ru_maxrss it is not inherited from the parent across exec)."""
     for line in Path("/proc/self/status").read_text().splitlines():

@@ -24,7 +24,7 @@ WORD = re.compile(r"[a-z0-9']+")
 
 def trigrams(text: str) -> set[tuple[str, str, str]]:
     w = WORD.findall(text.lower())
-    return set(zip(w, w[1:], w[2:]))
+    return set(zip(w, w[1:], w[2:], strict=False))
 
 
 def load(path: pathlib.Path) -> list[dict]:
@@ -44,7 +44,7 @@ def load(path: pathlib.Path) -> list[dict]:
         if not isinstance(r.get("text"), str) or not r["text"].strip():
             problems.append("empty text")
         labels = r.get("labels")
-        if not isinstance(labels, list) or any(l not in LABELS for l in labels) or len(set(labels)) != len(labels):
+        if not isinstance(labels, list) or any(name not in LABELS for name in labels) or len(set(labels)) != len(labels):
             problems.append(f"labels {labels}")
         if r.get("kind") not in KINDS:
             problems.append(f"kind {r.get('kind')}")
@@ -76,7 +76,7 @@ def main() -> None:
         if c > 1:
             print(f"duplicate id {i}")
     kinds = collections.Counter(r["kind"] for r in rows)
-    combos = collections.Counter("+".join(l for l in LABELS if l in r["labels"]) or "none" for r in rows)
+    combos = collections.Counter("+".join(n for n in LABELS if n in r["labels"]) or "none" for r in rows)
     regs = collections.Counter(r["register"] for r in rows)
     pos = [r for r in rows if r["labels"]]
     free = sum(1 for r in pos if not CUE.search(r["text"]))

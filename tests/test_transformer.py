@@ -8,7 +8,6 @@ import types
 from pathlib import Path
 
 import numpy as np
-import torch
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -216,7 +215,7 @@ def test_loaded_on_cpu_even_when_cuda_is_available(fitted, tmp_path, monkeypatch
     assert resolve_device("auto").type == "cuda"  # the patch is in force
     loaded = Classifier.load(tmp_path / "model", device="cpu")
     assert {p.device.type for p in loaded.model.parameters()} == {"cpu"}
-    assert {b.device.type for b in loaded.model.buffers()} == {"cpu"}
+    assert {b.device.type for b in loaded.model.buffers()} <= {"cpu"}  # the plain-torch BERT has none
     assert loaded.inference_device.type == "cpu"
     loaded.predict_proba(VALIDATION.texts[:2])  # scoring moves nothing either
     assert {p.device.type for p in loaded.model.parameters()} == {"cpu"}
@@ -380,3 +379,34 @@ def test_train_runs_the_cpu_config_end_to_end(tiny_bert, tiny_corpus, tmp_path):
     model = load(result.best_dir)
     assert isinstance(model.classifier, TransformerClassifier)
     assert model.predict_proba(["Police raided a scam compound."]).shape == (1, len(model.classifier.labels))
+
+
+def test_plain_torch_bert_runtime_matches_transformers(fitted, tmp_path):
+    """Loading picks the plain-torch BERT (no transformers import) and it scores like transformers."""
+    from unittest import mock
+
+    from scamlens.classifiers import bert
+
+    fitted.save(tmp_path / "m")
+    native = Classifier.load(tmp_path / "m")
+    assert isinstance(native.model, bert.BertClassifier)
+    with mock.patch.object(bert, "supports", lambda folder: False):
+        reference = Classifier.load(tmp_path / "m")
+    assert not isinstance(reference.model, bert.BertClassifier)
+    texts = [*TRAIN.texts, LONG_TEXT, "", "x"]
+    np.testing.assert_allclose(native.predict_proba(texts), reference.predict_proba(texts), atol=1e-5)
+    assert native.count_tokens(LONG_TEXT) == reference.count_tokens(LONG_TEXT)
+    # A natively loaded model saves the same encoder files back, so a model folder round-trips.
+    native.save(tmp_path / "again")
+    np.testing.assert_allclose(Classifier.load(tmp_path / "again").predict_proba(texts), native.predict_proba(texts), atol=1e-6)
+
+
+def test_loading_a_bert_model_does_not_import_transformers(fitted, tmp_path):
+    import subprocess
+
+    fitted.save(tmp_path / "m")
+    code = ("import sys; from scamlens.classifiers.base import Classifier;"
+            f"c = Classifier.load({str(tmp_path / 'm')!r}); c.predict_proba(['a raid']);"
+            "print('transformers' in sys.modules, 'torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -25,7 +25,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parent
 # model's kind is added per export. They import nothing from the rest of scamlens.
 RUNTIME_MODULES = ["inference.py", "chunking.py", "decision.py", "metrics.py", "atomic.py", "modelfolder.py",
                    "classifiers/base.py"]
-KIND_MODULES = {"tfidf": ["classifiers/tfidf.py"], "transformer": ["classifiers/transformer.py"]}
+KIND_MODULES = {"tfidf": ["classifiers/tfidf.py"], "transformer": ["classifiers/transformer.py", "classifiers/bert.py"]}
 KIND_DEPENDENCIES = {
     "tfidf": ["numpy", "sentencex"],
     "transformer": ["numpy", "sentencex", "torch", "transformers", "safetensors", "tokenizers"],

@@ -13,7 +13,7 @@ from typing import Any, TypedDict
 
 import numpy as np
 
-from .classifiers.base import Classifier, ChunkScores
+from .classifiers.base import ChunkScores, Classifier
 from .decision import apply_thresholds
 from .modelfolder import find_model_folder, read_meta, verify_manifest
 

@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import random
+import shutil
 import threading
 import time
 import warnings
@@ -34,16 +35,15 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
-from transformers import (
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    get_linear_schedule_with_warmup,
-)
 
 from ..atomic import atomic_dir
 from ..decision import apply_thresholds, tune_thresholds
 from ..metrics import multilabel_report
+from . import bert
 from .base import Classifier, LabelledTexts, MetricsLogger
+
+# transformers is imported inside the functions that train or load non-BERT models: importing it
+# costs ~3 s of a deployed model's cold start, and BERT models predict without it (see bert.py).
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +168,11 @@ def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
         from torch.ao.quantization import quantize_dynamic
 
         return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=False)
+
+
+def logits_of(output: Any) -> torch.Tensor:
+    """Logits from a transformers model output or from the plain-torch BERT (which returns them)."""
+    return output if isinstance(output, torch.Tensor) else output.logits
 
 
 # --- batching ------------------------------------------------------------------------------------
@@ -469,6 +474,7 @@ class TransformerClassifier(Classifier):
         self._int8_model: torch.nn.Module | None = None
         self._last_weights: dict[str, torch.Tensor] | None = None
         self._tokenizer_lock = threading.Lock()
+        self._encoder_source: Path | None = None  # the encoder folder a native BERT was loaded from
 
     # --- training ------------------------------------------------------------------------------
     def fit(self, train: LabelledTexts, validation: LabelledTexts | None = None,
@@ -550,6 +556,8 @@ class TransformerClassifier(Classifier):
         if s.max_train_steps is not None:
             total_steps = min(total_steps, s.max_train_steps)
         optimizer = build_optimizer(self.model, s.learning_rate, s.weight_decay)
+        from transformers import get_linear_schedule_with_warmup
+
         scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(s.warmup_ratio * total_steps), total_steps)
         signature = {**{k: getattr(s, k) for k in _RESUME_KEYS}, "labels": list(self.labels),
                      "train_examples": len(examples.y), "train_pieces": len(encoded)}
@@ -675,7 +683,7 @@ class TransformerClassifier(Classifier):
             for start in range(0, len(order), size):
                 rows = order[start : start + size]
                 batch = pad_batch([encoded[i] for i in rows], self.tokenizer.pad_token_id)
-                logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
+                logits = logits_of(model(**{k: v.to(device) for k, v in batch.items()}))
                 scores[rows] = torch.sigmoid(logits.float()).cpu().numpy()
         return scores
 
@@ -706,8 +714,11 @@ class TransformerClassifier(Classifier):
     def _save_weights(self, folder: Path) -> dict[str, Any]:
         self._require_model()
         encoder = folder / ENCODER_DIR
-        self.model.save_pretrained(encoder)  # safetensors
-        self.tokenizer.save_pretrained(encoder)
+        if isinstance(self.model, bert.BertClassifier):  # loaded for inference: its files are the weights
+            shutil.copytree(self._encoder_source, encoder)
+        else:
+            self.model.save_pretrained(encoder)  # safetensors
+            self.tokenizer.save_pretrained(encoder)
         return {
             "params": asdict(self.settings),
             "encoder_dir": ENCODER_DIR,
@@ -720,13 +731,21 @@ class TransformerClassifier(Classifier):
     @classmethod
     def _load_weights(cls, folder: Path, settings: dict[str, Any], device: str = "cpu") -> TransformerClassifier:
         encoder = folder / settings.get("encoder_dir", ENCODER_DIR)
-        model = AutoModelForSequenceClassification.from_pretrained(encoder, local_files_only=True,
-                                                                   dtype=torch.float32)
-        labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        target = resolve_device(device)
+        config = json.loads((encoder / bert.CONFIG_FILE).read_text())
+        labels = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
         classifier = cls(labels, **settings.get("params", {}))
-        classifier.tokenizer = AutoTokenizer.from_pretrained(encoder, local_files_only=True)
-        classifier.inference_device = resolve_device(device)
-        classifier.model = model.to(classifier.inference_device).eval()
+        classifier.inference_device = target
+        if bert.supports(encoder):
+            classifier.model = bert.load_bert(encoder, target)
+            classifier.tokenizer = bert.FastTokenizer(encoder)
+            classifier._encoder_source = encoder
+        else:
+            from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+            model = AutoModelForSequenceClassification.from_pretrained(encoder, local_files_only=True, dtype=torch.float32)
+            classifier.model = model.to(target).eval()
+            classifier.tokenizer = AutoTokenizer.from_pretrained(encoder, local_files_only=True)
         classifier.fast_path_mode = settings.get("fast_path_decision", "none")
         classifier.fast_path_report = settings.get("fast_path_report", {})
         classifier.best_epoch = settings.get("best_epoch", 0)
@@ -735,6 +754,8 @@ class TransformerClassifier(Classifier):
 
     # --- helpers -------------------------------------------------------------------------------
     def _load_base_model(self) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
         ref = self.settings.base_model
         source, offline = resolve_base_model(ref, self.settings.allow_network)
         try:
