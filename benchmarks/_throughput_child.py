@@ -26,8 +26,8 @@ def baseline_package(model_dir: Path):
     return model.predict_proba
 
 
-def transformer_package(model_dir: Path, fast_path: bool | None = None):
-    """The exported package as shipped, or with its int8 fast path forced on or off."""
+def transformer_package(model_dir: Path, fast_path: str | None = None):
+    """The exported package as shipped, or with its CPU fast path forced to "none", "int8" or "bf16"."""
     import scamlens_transformer_bench as package
 
     model = package.load()
@@ -72,8 +72,9 @@ def hf_pipeline(model_dir: Path):
 
 
 CONTENDERS = {"baseline-package": baseline_package, "transformer-package": transformer_package,
-              "transformer-package-int8": lambda d: transformer_package(d, True),
-              "transformer-package-fp32": lambda d: transformer_package(d, False),
+              "transformer-package-fp32": lambda d: transformer_package(d, "none"),
+              "transformer-package-int8": lambda d: transformer_package(d, "int8"),
+              "transformer-package-bf16": lambda d: transformer_package(d, "bf16"),
               "sklearn-pipeline": sklearn_pipeline, "hf-pipeline": hf_pipeline}
 
 

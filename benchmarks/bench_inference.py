@@ -6,8 +6,8 @@ Contenders, each measured in its own process on the same texts:
 - baseline-package: the exported TF-IDF package (numpy runtime, no scikit-learn);
 - sklearn-pipeline: scikit-learn TfidfVectorizer (word + char_wb) + LogisticRegression per label,
   fitted on the same training split with the same settings;
-- transformer-package: the exported fine-tuned transformer package (CPU, its chosen fast path), and
-  the same package with the int8 fast path switched the other way, to show what it is worth;
+- transformer-package: the exported fine-tuned transformer package (CPU, the fast path chosen at
+  training), and the same package forced to each other variant (fp32, int8, bf16) to show what each is worth;
 - hf-pipeline: transformers.pipeline("text-classification", top_k=None) over the same weights.
 Texts: headlines, and articles cut to exactly 400 words; batch sizes 1 and 32.
 Goals: baseline >= 5,000 headlines/s; transformer package >= 2x the pipeline on 400-word articles.
@@ -46,6 +46,7 @@ def main() -> None:
     texts_file = Path(tempfile.mkdtemp()) / "texts.json"
     texts_file.write_text(json.dumps({"headlines": heads, "articles_400w": arts}))
     main_python = Path(sys.executable)
+    shipped_mode = None
     plan = []
     if (DEFAULT_MODELS["tfidf"] / "meta.json").exists():
         plan += [("baseline-package", installed_package(DEFAULT_MODELS["tfidf"], "scamlens_tfidf_bench"), DEFAULT_MODELS["tfidf"]),
@@ -53,10 +54,13 @@ def main() -> None:
     if (DEFAULT_MODELS["transformer"] / "meta.json").exists():
         package_python = installed_package(DEFAULT_MODELS["transformer"], "scamlens_transformer_bench")
         shipped = json.loads((DEFAULT_MODELS["transformer"] / "classifier.json").read_text())["settings"]
-        other = "fp32" if shipped.get("fast_path_decision") == "int8" else "int8"
-        plan += [("transformer-package", package_python, DEFAULT_MODELS["transformer"]),
-                 (f"transformer-package-{other}", package_python, DEFAULT_MODELS["transformer"]),
-                 ("hf-pipeline", main_python, DEFAULT_MODELS["transformer"])]
+        decision = shipped.get("fast_path_decision", "none")
+        shipped_mode = "fp32" if decision == "none" else decision
+        print(f"transformer package ships fast path: {shipped_mode}", file=sys.stderr)
+        plan += [("transformer-package", package_python, DEFAULT_MODELS["transformer"])]
+        plan += [(f"transformer-package-{mode}", package_python, DEFAULT_MODELS["transformer"])
+                 for mode in ("fp32", "int8", "bf16") if mode != shipped_mode]
+        plan += [("hf-pipeline", main_python, DEFAULT_MODELS["transformer"])]
     rows = []
     for contender, python, model_dir in plan:
         result = run_child(python, contender, model_dir, texts_file, args.time_cap)
@@ -82,7 +86,8 @@ def main() -> None:
     if ratio:
         goals["transformer package >= 2x pipeline on 400-word articles (batch 32)"] = ratio >= 2
     report("inference", rows, ["contender", "texts", "batch", "texts_per_s", "measured_texts", "seconds", "peak_rss_mb"],
-           ratios=ratios, goals=goals, sources={"headlines": head_source, "articles": art_source})
+           ratios=ratios, goals=goals, sources={"headlines": head_source, "articles": art_source},
+           shipped_fast_path=shipped_mode)
     for key, value in {**ratios, **goals}.items():
         print(f"- {key}: {value}")
 

@@ -39,3 +39,25 @@ def test_short_text_is_one_chunk_and_a_long_sentence_is_cut_between_words() -> N
 def test_custom_token_counter_is_used() -> None:
     chunks = split_text("aaaa bbbb cccc dddd", max_tokens=8, count_tokens=len, whole_text_words=0)
     assert [c.text for c in chunks] == ["aaaa", "bbbb", "cccc", "dddd"]
+
+
+def test_token_offsets_count_a_slice_without_re_counting_it() -> None:
+    def word_offsets(text: str) -> list[tuple[int, int]]:
+        import re
+
+        return [m.span() for m in re.finditer(r"\w+", text)]
+
+    def refuse(text: str) -> int:
+        raise AssertionError(f"re-counted {text!r}")
+
+    via_offsets = split_text(ARTICLE, max_tokens=20, count_tokens=refuse, whole_text_words=0, token_offsets=word_offsets)
+    assert via_offsets == split_text(ARTICLE, max_tokens=20, whole_text_words=0)
+    long_sentence = " ".join(f"word{i}" for i in range(50))
+    cut = split_text(long_sentence, 16, count_tokens=refuse, whole_text_words=0, token_offsets=word_offsets)
+    assert [count_words(c.text) for c in cut] == [16, 16, 16, 2]
+
+
+def test_a_tokenizer_without_offsets_falls_back_to_re_counting() -> None:
+    chunks = split_text("aaaa bbbb cccc dddd", max_tokens=8, count_tokens=len, whole_text_words=0,
+                        token_offsets=lambda text: None)
+    assert [c.text for c in chunks] == ["aaaa", "bbbb", "cccc", "dddd"]

@@ -58,8 +58,6 @@ def test_mixed_lists_either_predict_or_raise_type_error(model: scamlens.Model, i
 
 
 def test_a_one_megabyte_text_is_scored(model: scamlens.Model) -> None:
-    if model.meta["kind"] == "transformer":
-        pytest.skip("1 MB through the transformer is a benchmark, not a unit test")
     sentence = "Police in Bavet said the compound had been emptied, and the workers were taken to a shelter. "
     text = (sentence * (1_000_000 // len(sentence) + 1))[:1_000_000]
     prediction = model.predict(text)

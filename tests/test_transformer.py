@@ -13,12 +13,15 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+import scamlens.classifiers.transformer as transformer_module  # noqa: E402
 from scamlens.classifiers.base import CLASSIFIER_FILE, Classifier, LabelledTexts  # noqa: E402
 from scamlens.classifiers.transformer import (  # noqa: E402
     CHECKPOINT_STATE_FILE,
     CHECKPOINT_SUBDIR,
     ENCODER_DIR,
+    FastPathTrial,
     TransformerClassifier,
+    choose_fast_path,
     length_bucketed_batches,
     pad_batch,
     resolve_base_model,
@@ -126,7 +129,8 @@ def test_early_stopping_keeps_the_best_epoch_and_offers_the_last(tiny_bert, monk
     original = TransformerClassifier._validation_macro_f1
 
     def scripted(self, validation):
-        return next(scores), original(self, validation)[1]
+        original(self, validation)  # still scored, as in a real run
+        return next(scores)
 
     monkeypatch.setattr(TransformerClassifier, "_validation_macro_f1", scripted)
     classifier.fit(TRAIN, VALIDATION)
@@ -154,6 +158,26 @@ def test_long_document_is_scored_as_the_max_over_exact_chunks(tiny_bert):  # noq
         assert classifier.count_tokens(chunk.text) <= classifier.max_tokens
     chunk_scores = classifier.score_texts([c.text for c in chunks])
     np.testing.assert_allclose(classifier.predict_proba([LONG_TEXT])[0], chunk_scores.max(axis=0), atol=1e-6)
+
+
+@pytest.mark.parametrize("text", [
+    LONG_TEXT,
+    "Officials said: the raid (in Bavet) freed 40 workers!Others fled.  Shelters took them in... " * 12,
+    "Zhōngguó 中国 embassy staff met the 312 returnees at Techo; café owners cheered. " * 10,
+    "a" * 3000 + " " + "b " * 400,
+])
+def test_wordpiece_offsets_give_the_same_chunks_as_re_counting(fitted, tmp_path, text):
+    """The chunker tokenizes once and counts slices from offsets; for BERT's tokenizer that is exact,
+    for the training tokenizer (transformers') and the loaded one (bert.py's) alike."""
+    from scamlens.chunking import split_text
+
+    fitted.save(tmp_path / "m")
+    loaded = Classifier.load(tmp_path / "m")
+    for classifier in (fitted, loaded):
+        assert classifier.token_offsets(text) is not None
+        recounted = split_text(text, classifier.max_tokens, classifier.count_tokens, classifier.whole_text_words)
+        assert classifier.chunk(text) == recounted
+    assert fitted.chunk(text) == loaded.chunk(text)
 
 
 def test_long_training_documents_contribute_their_windows(tiny_bert):  # noqa: F811
@@ -293,31 +317,79 @@ def test_hub_ids_stay_offline_unless_allowed(tiny_bert):  # noqa: F811
         make(tiny_bert, base_model="some-org/no-such-model-xyz").fit(TRAIN)
 
 
-# --- int8 fast path --------------------------------------------------------------------------------
-def test_int8_fast_path_gives_close_scores(fitted):
-    fitted.set_fast_path(False)
+# --- CPU fast paths ---------------------------------------------------------------------------------
+def test_int8_fast_path_quantizes_a_copy_and_gives_close_scores(fitted):
     fp32 = fitted.predict_proba(VALIDATION.texts)
-    fitted.set_fast_path(True)
+    fitted.set_fast_path("int8")
     try:
         assert fitted.fast_path_active
-        query = fitted.inference_model().bert.encoder.layer[0].attention.self.query
+        query = fitted.inference_model().layers[0].query  # a copy of bert.py's runtime, as after loading
         assert "quantized" in type(query).__module__
         assert "quantized" not in type(fitted.model.bert.encoder.layer[0].attention.self.query).__module__
         int8 = fitted.predict_proba(VALIDATION.texts)
     finally:
-        fitted.set_fast_path(False)
+        fitted.set_fast_path("none")
     np.testing.assert_allclose(int8, fp32, atol=0.05)
     assert not np.array_equal(int8, fp32)
+    np.testing.assert_array_equal(fitted.predict_proba(VALIDATION.texts), fp32)
 
 
-@pytest.mark.parametrize(("max_drop", "expected"), [(1.0, "int8"), (0.0, "none")])
-def test_auto_fast_path_decision_is_saved_and_applied_on_load(tiny_bert, tmp_path, max_drop, expected):  # noqa: F811
+def test_bf16_fast_path_runs_a_bf16_copy_where_the_cpu_computes_bf16(fitted, monkeypatch):
+    fp32 = fitted.predict_proba(VALIDATION.texts)
+    monkeypatch.setattr(transformer_module, "cpu_computes_bf16", lambda: True)
+    fitted.set_fast_path("bf16")
+    try:
+        assert fitted.fast_path_active
+        assert {p.dtype for p in fitted.inference_model().parameters()} == {torch.bfloat16}
+        assert {p.dtype for p in fitted.model.parameters()} == {torch.float32}
+        bf16 = fitted.predict_proba(VALIDATION.texts)
+        assert bf16.dtype == np.float32
+        # Without native bf16 the same model silently stays fp32 rather than running an emulated bf16.
+        monkeypatch.setattr(transformer_module, "cpu_computes_bf16", lambda: False)
+        assert not fitted.fast_path_active
+        np.testing.assert_array_equal(fitted.predict_proba(VALIDATION.texts), fp32)
+    finally:
+        fitted.set_fast_path("none")
+    np.testing.assert_allclose(bf16, fp32, atol=0.05)
+    assert not np.array_equal(bf16, fp32)
+
+
+def test_unknown_fast_path_is_refused(fitted, tiny_bert):  # noqa: F811
+    with pytest.raises(ValueError, match="unknown fast path 'fp8'"):
+        fitted.set_fast_path("fp8")
+    with pytest.raises(ValueError, match="fast_path must be auto, none, int8, bf16; got 'fp8'"):
+        make(tiny_bert, fast_path="fp8")
+
+
+@pytest.mark.parametrize(("trials", "max_drop", "expected"), [
+    # The fastest variant within the F1 budget wins...
+    ({"int8": (0.895, 6.0), "bf16": (0.899, 4.0)}, 0.01, "bf16"),
+    # ...a faster one that costs too much F1 is passed over for a slower one that does not...
+    ({"int8": (0.880, 3.0), "bf16": (0.899, 5.0)}, 0.01, "bf16"),
+    # ...a variant that is better than fp32 still has to be faster by the minimum speed-up...
+    ({"int8": (0.950, 9.5)}, 0.01, "none"),
+    # ...and a drop exactly at the budget is refused.
+    ({"int8": (0.890, 5.0)}, 0.01, "none"),
+    ({}, 0.01, "none"),
+])
+def test_choose_fast_path_keeps_the_fastest_variant_within_the_f1_budget(trials, max_drop, expected):
+    fp32 = FastPathTrial(macro_f1=0.900, seconds=10.0)
+    chosen = choose_fast_path(fp32, {k: FastPathTrial(*v) for k, v in trials.items()}, max_drop)
+    assert chosen == expected
+
+
+@pytest.mark.parametrize("max_drop", [1.0, 0.0])
+def test_auto_fast_path_decision_is_measured_saved_and_applied_on_load(tiny_bert, tmp_path, max_drop):  # noqa: F811
     classifier = make(tiny_bert, epochs=1, fast_path="auto", fast_path_max_f1_drop=max_drop).fit(TRAIN, VALIDATION)
-    assert classifier.fast_path_mode == expected
-    assert set(classifier.fast_path_report) == {"val_macro_f1_fp32", "val_macro_f1_int8", "f1_drop"}
+    report = classifier.fast_path_report
+    variants = {"fp32", "int8"} | ({"bf16"} if transformer_module.cpu_computes_bf16() else set())
+    assert set(report) == {"chosen", "max_f1_drop"} | variants
+    trials = {name: FastPathTrial(report[name]["val_macro_f1"], report[name]["val_seconds"]) for name in variants}
+    assert report["chosen"] == classifier.fast_path_mode == choose_fast_path(
+        trials.pop("fp32"), trials, max_drop)
     classifier.save(tmp_path)
     loaded = Classifier.load(tmp_path)
-    assert loaded.fast_path_mode == expected and loaded.fast_path_active == (expected == "int8")
+    assert loaded.fast_path_mode == classifier.fast_path_mode and loaded.fast_path_report == report
     assert np.array_equal(loaded.predict_proba(VALIDATION.texts), classifier.predict_proba(VALIDATION.texts))
 
 
@@ -399,6 +471,26 @@ def test_plain_torch_bert_runtime_matches_transformers(fitted, tmp_path):
     # A natively loaded model saves the same encoder files back, so a model folder round-trips.
     native.save(tmp_path / "again")
     np.testing.assert_allclose(Classifier.load(tmp_path / "again").predict_proba(texts), native.predict_proba(texts), atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["none", "bf16"])
+def test_a_trained_model_scores_exactly_like_its_loaded_copy(fitted, tmp_path, monkeypatch, mode):
+    """After fit, prediction runs bert.py's runtime, as a loaded model does: the thresholds tuned and
+    the test metrics measured at training time are what deployment gets, even in bf16, where
+    transformers' and bert.py's forward passes would round differently."""
+    from scamlens.classifiers import bert
+
+    monkeypatch.setattr(transformer_module, "cpu_computes_bf16", lambda: True)
+    texts = [*TRAIN.texts, LONG_TEXT, "x"]
+    fitted.save(tmp_path / "m")
+    loaded = Classifier.load(tmp_path / "m")
+    fitted.set_fast_path(mode)
+    loaded.set_fast_path(mode)
+    try:
+        assert isinstance(fitted.inference_model(), bert.BertClassifier)
+        np.testing.assert_array_equal(fitted.predict_proba(texts), loaded.predict_proba(texts))
+    finally:
+        fitted.set_fast_path("none")
 
 
 def test_loading_a_bert_model_does_not_import_transformers(fitted, tmp_path):

@@ -74,6 +74,11 @@ class Classifier(ABC):
     def count_tokens(self, text: str) -> int:
         """Tokens in `text` as this classifier counts them (for chunk windows)."""
 
+    def token_offsets(self, text: str) -> list[tuple[int, int]] | None:
+        """Character spans of `text`'s tokens where a slice's token count is the number of spans
+        inside it (the chunker then tokenizes a text once); None, the default, re-counts each slice."""
+        return None
+
     @abstractmethod
     def _save_weights(self, folder: Path) -> dict[str, Any]:
         """Write weight files into `folder`; return the settings needed to load them."""
@@ -87,7 +92,7 @@ class Classifier(ABC):
     def chunk(self, text: str) -> list[Chunk]:
         if not self.chunk_long_texts:
             return [Chunk(0, len(text), text)]
-        return split_text(text, self.max_tokens, self.count_tokens, self.whole_text_words)
+        return split_text(text, self.max_tokens, self.count_tokens, self.whole_text_words, self.token_offsets)
 
     def score_chunks(self, texts: Sequence[str]) -> list[ChunkScores]:
         """Every text's chunks with their scores; chunks of all texts are scored in one batch."""

@@ -30,11 +30,14 @@ def supports(folder: Path) -> bool:
         config = json.loads((folder / CONFIG_FILE).read_text())
     except (OSError, json.JSONDecodeError):
         return False
-    return (config.get("model_type") == "bert"
-            and config.get("architectures") == ["BertForSequenceClassification"]
-            and config.get("position_embedding_type", "absolute") == "absolute"
-            and config.get("hidden_act") in _ACTIVATIONS
+    return (config.get("architectures") == ["BertForSequenceClassification"] and _supports_config(config)
             and (folder / WEIGHTS_FILE).is_file() and (folder / TOKENIZER_FILE).is_file())
+
+
+def _supports_config(config: dict[str, Any]) -> bool:
+    return (config.get("model_type") == "bert"
+            and config.get("position_embedding_type", "absolute") == "absolute"
+            and config.get("hidden_act") in _ACTIVATIONS)
 
 
 class _Layer(nn.Module):
@@ -111,13 +114,32 @@ def load_bert(folder: Path, device: torch.device) -> BertClassifier:
     from safetensors.torch import load_file
 
     config = json.loads((folder / CONFIG_FILE).read_text())
+    return build(config, load_file(str(folder / WEIGHTS_FILE))).to(device).eval()
+
+
+def from_transformers(model: torch.nn.Module) -> BertClassifier | None:
+    """This runtime's copy of a transformers `BertForSequenceClassification`, or None for other models.
+
+    A model just trained with transformers predicts through the same runtime it will be deployed
+    with, so thresholds tuned after training hold after loading even where reduced precision (the
+    bf16 fast path) makes the two implementations round differently.
+    """
+    config = model.config.to_dict()
+    if type(model).__name__ != "BertForSequenceClassification" or not _supports_config(config):
+        return None
+    state = {key: tensor.detach().clone() for key, tensor in model.state_dict().items()}
+    return build(config, state).to(next(model.parameters()).device).eval()
+
+
+def build(config: dict[str, Any], state: dict[str, torch.Tensor]) -> BertClassifier:
+    """A BertClassifier from a transformers config and state dict (transformers' parameter names)."""
+    config = {**config}
     config.setdefault("num_labels", len(config.get("id2label", {})) or 2)
     # Built on the CPU, not on the meta device: meta tensors' random init imports torch._dynamo (~1.8 s).
     model = BertClassifier(config)
-    state = {new: tensor for key, tensor in load_file(str(folder / WEIGHTS_FILE)).items()
-             if (new := _rename(key)) is not None}
-    model.load_state_dict(state, strict=True, assign=True)
-    return model.to(device).eval()
+    model.load_state_dict({new: tensor for key, tensor in state.items() if (new := _rename(key)) is not None},
+                          strict=True, assign=True)
+    return model
 
 
 class FastTokenizer:
@@ -135,8 +157,13 @@ class FastTokenizer:
         self.pad_token_id = self._tokenizer.token_to_id(pad) or 0
         self._max_length: int | None = None
 
+    @property
+    def backend_tokenizer(self) -> Any:
+        return self._tokenizer
+
     def __call__(self, texts: str | list[str], truncation: bool = False, max_length: int | None = None,
-                 add_special_tokens: bool = True, verbose: bool = False) -> dict[str, Any]:
+                 add_special_tokens: bool = True, verbose: bool = False,
+                 return_offsets_mapping: bool = False) -> dict[str, Any]:
         single = isinstance(texts, str)
         limit = max_length if truncation else None
         if limit != self._max_length:  # the backend keeps truncation as state; change it only when needed
@@ -147,4 +174,8 @@ class FastTokenizer:
             self._max_length = limit
         encodings = self._tokenizer.encode_batch(texts if not single else [texts], add_special_tokens=add_special_tokens)
         ids = [e.ids for e in encodings]
-        return {"input_ids": ids[0] if single else ids}
+        out = {"input_ids": ids[0] if single else ids}
+        if return_offsets_mapping:
+            offsets = [e.offsets for e in encodings]
+            out["offset_mapping"] = offsets[0] if single else offsets
+        return out

@@ -6,9 +6,10 @@ stopping on validation macro F1 (thresholds tuned on validation, as the model fo
 and per-epoch checkpoints that an interrupted run resumes from. Long training documents contribute
 the same chunk windows that prediction scores, each labelled with the document's labels.
 
-Inference runs on the CPU unless a device is asked for explicitly. On the CPU an int8 fast path
-(dynamic quantization of the linear layers) is kept when it costs less than a set amount of
-validation macro F1; the decision travels with the saved model.
+Inference runs on the CPU unless a device is asked for explicitly. On the CPU a fast path is chosen
+by measurement after training: a bfloat16 copy of the weights (where the CPU computes bf16 natively)
+or int8 dynamic quantization of the linear layers, whichever is fastest on the validation split among
+those that cost less than a set amount of validation macro F1. The decision travels with the model.
 
 A saved model holds the encoder and tokenizer as safetensors and JSON under `encoder/`, so loading it
 needs neither the base-model package nor the network; checkpoints hold no pickle either.
@@ -67,6 +68,11 @@ MAX_GRAD_NORM = 1.0
 BUCKET_BATCHES = 50
 # Parameters that take no weight decay (the usual BERT recipe).
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight")
+
+# CPU inference variants besides fp32, and how much faster than fp32 one must be to be worth shipping
+# (timings on a loaded machine wobble by a few percent).
+FAST_PATHS = ("none", "int8", "bf16")
+MIN_FAST_PATH_SPEEDUP = 1.1
 
 # Settings whose change would make a checkpoint meaningless for the run being resumed.
 _RESUME_KEYS = ("base_model", "max_length", "batch_size", "gradient_accumulation_steps", "learning_rate",
@@ -158,6 +164,45 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def cpu_computes_bf16() -> bool:
+    """Whether this CPU has native bfloat16 matrix units (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+@dataclass(frozen=True)
+class FastPathTrial:
+    """One inference variant scored on the validation split."""
+
+    macro_f1: float
+    seconds: float
+
+
+def choose_fast_path(fp32: FastPathTrial, trials: dict[str, FastPathTrial], max_f1_drop: float,
+                     min_speedup: float = MIN_FAST_PATH_SPEEDUP) -> str:
+    """The fastest variant that loses less than `max_f1_drop` macro F1 and beats fp32 by `min_speedup`.
+
+    "none" (fp32) when no variant qualifies. A variant that scores better than fp32 qualifies on
+    accuracy; speed is what it must still prove.
+    """
+    qualified = {name: t for name, t in trials.items()
+                 if fp32.macro_f1 - t.macro_f1 < max_f1_drop and t.seconds * min_speedup <= fp32.seconds}
+    return min(qualified, key=lambda name: qualified[name].seconds) if qualified else "none"
+
+
+def fast_copy(model: torch.nn.Module, mode: str) -> torch.nn.Module:
+    """A copy of `model` for CPU inference in `mode` ("int8" or "bf16"); the fp32 model is kept."""
+    if mode == "int8":
+        return quantize_int8(model)
+    if mode == "bf16":
+        # Weights cast once rather than under autocast, which recasts them on every call: at batch 1
+        # that recasting costs more than bf16 saves.
+        return copy.deepcopy(model).to(torch.bfloat16).eval()
+    raise ValueError(f"unknown fast path {mode!r}; expected one of {FAST_PATHS}")
 
 
 def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
@@ -449,8 +494,8 @@ class TransformerClassifier(Classifier):
         checkpoint_dir: str | Path | None = None,
         resume: bool = False,
     ):
-        if fast_path not in ("auto", "none", "int8"):
-            raise ValueError(f"fast_path must be auto, none or int8, got {fast_path!r}")
+        if fast_path != "auto" and fast_path not in FAST_PATHS:
+            raise ValueError(f"fast_path must be auto, {', '.join(FAST_PATHS)}; got {fast_path!r}")
         super().__init__(labels, min(max_tokens, max_length - 2), whole_text_words, chunk_long_texts)
         self.settings = TransformerSettings(
             base_model=base_model, allow_network=allow_network, max_length=max_length, epochs=epochs,
@@ -466,12 +511,14 @@ class TransformerClassifier(Classifier):
         self.tokenizer: Any = None
         # Where score_texts runs: the CPU unless _load_weights was given another device.
         self.inference_device = torch.device("cpu")
-        # "int8" or "none": what CPU inference runs; fit() decides it when fast_path is "auto".
-        self.fast_path_mode = "int8" if fast_path == "int8" else "none"
-        self.fast_path_report: dict[str, float] = {}
+        # One of FAST_PATHS: what CPU inference runs; fit() decides it when fast_path is "auto".
+        self.fast_path_mode = "none" if fast_path == "auto" else fast_path
+        self.fast_path_report: dict[str, Any] = {}
         self.history: list[dict[str, float]] = []
         self.best_epoch = 0
-        self._int8_model: torch.nn.Module | None = None
+        # After training, bert.py's copy of the trained transformers model: what a loaded model runs.
+        self._native: torch.nn.Module | None = None
+        self._fast_model: torch.nn.Module | None = None  # the fp32 model's copy in fast_path_mode
         self._last_weights: dict[str, torch.Tensor] | None = None
         self._tokenizer_lock = threading.Lock()
         self._encoder_source: Path | None = None  # the encoder folder a native BERT was loaded from
@@ -490,19 +537,18 @@ class TransformerClassifier(Classifier):
         """
         run = self._prepare(train)
         state, best_weights = self._start_or_resume(run)
-        best_scores = None
         for epoch in range(state.epoch, run.epochs):
             if state.stopped_early or state.global_step >= run.total_steps:
                 break
             started = time.perf_counter()
             metrics = {"train_loss": self._train_epoch(run, state, epoch),
                        "learning_rate": run.scheduler.get_last_lr()[0], "global_step": float(state.global_step)}
-            score = scores = None
+            score = None
             if validation is not None:
-                score, scores = self._validation_macro_f1(validation)
+                score = self._validation_macro_f1(validation)
                 metrics["val_macro_f1"] = score
             if state.end_epoch(score, self.settings.early_stopping_patience):
-                best_weights, best_scores = cpu_state(self.model), scores
+                best_weights = cpu_state(self.model)
             metrics["epoch_seconds"] = time.perf_counter() - started
             state.history.append(metrics)
             logger.info("epoch %d: %s", state.epoch, ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
@@ -513,9 +559,7 @@ class TransformerClassifier(Classifier):
             if log_metrics is not None:
                 log_metrics(metrics, state.epoch)
         self._finish_training(state, best_weights)
-        # Validation scores from CPU fp32 training are exactly what the fast-path check needs.
-        reusable = run.device.type == "cpu" and run.dtype is None
-        self._decide_fast_path(validation, best_scores if reusable else None)
+        self._decide_fast_path(validation)
         return self
 
     def training_examples(self, train: LabelledTexts) -> TrainingPieces:
@@ -544,7 +588,7 @@ class TransformerClassifier(Classifier):
         device = resolve_device(s.device)
         dtype = resolve_precision(s.precision, device)
         self._load_base_model()
-        self.fast_path_mode = "none"  # validation during training scores with the fp32 model
+        self.set_fast_path("none")  # validation during training scores with the fp32 model
         examples = self.training_examples(train)
         encoded = self._encode(examples.texts)
         pieces_of = [np.flatnonzero(examples.documents == d) for d in range(len(examples.y))]
@@ -601,9 +645,9 @@ class TransformerClassifier(Classifier):
         run.scheduler.step()
         run.optimizer.zero_grad(set_to_none=True)
 
-    def _validation_macro_f1(self, validation: LabelledTexts) -> tuple[float, np.ndarray]:
+    def _validation_macro_f1(self, validation: LabelledTexts) -> float:
         scores = self.predict_proba(validation.texts)
-        return validation_macro_f1(validation, scores, tune_thresholds(validation.y, scores), self.labels), scores
+        return validation_macro_f1(validation, scores, tune_thresholds(validation.y, scores), self.labels)
 
     def _start_or_resume(self, run: _Run) -> tuple[TrainState, dict[str, torch.Tensor] | None]:
         if not self.resume:
@@ -627,31 +671,41 @@ class TransformerClassifier(Classifier):
         trained_on_cuda = self.inference_device.type == "cuda"
         self.model.to("cpu").eval()
         self.inference_device = torch.device("cpu")
-        self._int8_model = None
+        self._native, self._fast_model = bert.from_transformers(self.model), None
         if trained_on_cuda:
             torch.cuda.empty_cache()
 
-    def _decide_fast_path(self, validation: LabelledTexts | None, fp32_scores: np.ndarray | None) -> None:
-        """For fast_path "auto": keep int8 only if it costs less than the allowed validation macro F1."""
+    def _decide_fast_path(self, validation: LabelledTexts | None) -> None:
+        """For fast_path "auto": score validation with fp32 and each fast variant this CPU runs well,
+        timing each, and keep the fastest that costs less than the allowed macro F1 (see choose_fast_path)."""
         s = self.settings
         self.fast_path_report = {}
         if s.fast_path != "auto" or validation is None:
-            self.fast_path_mode = "int8" if s.fast_path == "int8" else "none"
+            self.set_fast_path("none" if s.fast_path == "auto" else s.fast_path)
             return
-        if fp32_scores is None:
-            self.fast_path_mode = "none"
-            fp32_scores = self.predict_proba(validation.texts)
-        # Thresholds as tuned on the fp32 model: those are what int8 inference will be judged by.
+        candidates = ["int8"] + (["bf16"] if cpu_computes_bf16() else [])
+        self.set_fast_path("none")
+        fp32_scores, fp32_seconds = self._timed_scores(validation.texts)
+        # Thresholds as tuned on the fp32 model: a variant is judged by the decisions it changes.
         thresholds = tune_thresholds(validation.y, fp32_scores)
-        fp32_f1 = validation_macro_f1(validation, fp32_scores, thresholds, self.labels)
-        self.fast_path_mode = "int8"
-        int8_f1 = validation_macro_f1(validation, self.predict_proba(validation.texts), thresholds, self.labels)
-        drop = fp32_f1 - int8_f1
-        if drop >= s.fast_path_max_f1_drop:
-            self.fast_path_mode = "none"
-        self.fast_path_report = {"val_macro_f1_fp32": fp32_f1, "val_macro_f1_int8": int8_f1, "f1_drop": drop}
-        logger.info("int8 fast path %s: validation macro F1 %.4f -> %.4f",
-                    "kept" if self.fast_path_mode == "int8" else "rejected", fp32_f1, int8_f1)
+        fp32 = FastPathTrial(validation_macro_f1(validation, fp32_scores, thresholds, self.labels), fp32_seconds)
+        trials = {}
+        for mode in candidates:
+            self.set_fast_path(mode)
+            scores, seconds = self._timed_scores(validation.texts)
+            trials[mode] = FastPathTrial(validation_macro_f1(validation, scores, thresholds, self.labels), seconds)
+        self.set_fast_path(choose_fast_path(fp32, trials, s.fast_path_max_f1_drop))
+        self.fast_path_report = {"chosen": self.fast_path_mode, "max_f1_drop": s.fast_path_max_f1_drop,
+                                 **{name: {"val_macro_f1": round(t.macro_f1, 6), "val_seconds": round(t.seconds, 3)}
+                                    for name, t in {"fp32": fp32, **trials}.items()}}
+        logger.info("CPU fast path: %s (%s)", self.fast_path_mode, ", ".join(
+            f"{name} macro F1 {t.macro_f1:.4f} in {t.seconds:.1f} s" for name, t in {"fp32": fp32, **trials}.items()))
+
+    def _timed_scores(self, texts: list[str]) -> tuple[np.ndarray, float]:
+        self.predict_proba(texts[:8])  # warm-up: the fast copy is built and first-call allocations made
+        started = time.perf_counter()
+        scores = self.predict_proba(texts)
+        return scores, time.perf_counter() - started
 
     def last_epoch_classifier(self) -> TransformerClassifier | None:
         """The final epoch's model when early stopping restored an earlier one, else None."""
@@ -660,9 +714,10 @@ class TransformerClassifier(Classifier):
         twin = copy.copy(self)
         twin.model = copy.deepcopy(self.model)
         twin.model.load_state_dict(self._last_weights)
-        twin._int8_model, twin._last_weights = None, None
-        # The int8 check was measured on the best epoch only; the last one keeps fp32 unless forced.
-        twin.fast_path_mode = "int8" if self.settings.fast_path == "int8" else "none"
+        twin._fast_model, twin._last_weights = None, None
+        twin._native = bert.from_transformers(twin.model)
+        # The fast path was measured on the best epoch only; the last one keeps fp32 unless forced.
+        twin.fast_path_mode = "none" if self.settings.fast_path == "auto" else self.settings.fast_path
         twin.fast_path_report = {}
         return twin
 
@@ -692,23 +747,44 @@ class TransformerClassifier(Classifier):
         with self._tokenizer_lock:
             return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
+    def token_offsets(self, text: str) -> list[tuple[int, int]] | None:
+        if not self._splits_at_words():
+            return None
+        with self._tokenizer_lock:
+            return self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,
+                                  verbose=False)["offset_mapping"]
+
+    def _splits_at_words(self) -> bool:
+        """Whether the tokenizer pre-splits at every space and punctuation mark (BERT's WordPiece does),
+        so a slice cut between words holds exactly the whole text's tokens inside it."""
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        return type(getattr(backend, "pre_tokenizer", None)).__name__ == "BertPreTokenizer"
+
     @property
     def fast_path_active(self) -> bool:
-        """Whether `score_texts` runs the int8 model (only ever on the CPU)."""
-        return self.fast_path_mode == "int8" and self.inference_device.type == "cpu"
+        """Whether `score_texts` runs a fast copy of the model: only on the CPU, and bf16 only where
+        the CPU computes it natively (a model chosen on such a machine may be deployed on another)."""
+        if self.fast_path_mode == "none" or self.inference_device.type != "cpu":
+            return False
+        return self.fast_path_mode != "bf16" or cpu_computes_bf16()
 
-    def set_fast_path(self, enabled: bool) -> None:
-        """Switch the int8 fast path on or off for this instance (a benchmark compares both)."""
-        self.fast_path_mode = "int8" if enabled else "none"
+    def set_fast_path(self, mode: str) -> None:
+        """Run CPU inference as `mode`, one of FAST_PATHS, on this instance (benchmarks compare them)."""
+        if mode not in FAST_PATHS:
+            raise ValueError(f"unknown fast path {mode!r}; expected one of {FAST_PATHS}")
+        if mode != self.fast_path_mode:
+            self.fast_path_mode, self._fast_model = mode, None
 
     def inference_model(self) -> torch.nn.Module:
-        """The module `score_texts` runs: the int8 copy while the fast path is active."""
+        """The module `score_texts` runs: the model as a loaded copy would run it (bert.py's runtime
+        where it applies), or the fast copy of that while a fast path is active."""
         self._require_model()
+        model = self._native if self._native is not None else self.model
         if not self.fast_path_active:
-            return self.model
-        if self._int8_model is None:
-            self._int8_model = quantize_int8(self.model)
-        return self._int8_model
+            return model
+        if self._fast_model is None:
+            self._fast_model = fast_copy(model, self.fast_path_mode)
+        return self._fast_model
 
     # --- persistence ---------------------------------------------------------------------------
     def _save_weights(self, folder: Path) -> dict[str, Any]:
@@ -769,7 +845,7 @@ class TransformerClassifier(Classifier):
                 raise OSError(f"base model {ref!r} is not in the local Hugging Face cache and allow_network "
                               "is false; use a package: reference or a local folder") from exc
             raise
-        self._int8_model = None
+        self._native, self._fast_model = None, None
 
     def _encode(self, texts: Sequence[str]) -> list[list[int]]:
         # A fast tokenizer changes its truncation state on each call and raises "Already borrowed"
