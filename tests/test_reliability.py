@@ -1,11 +1,15 @@
-"""Robustness: arbitrary input, threads, crashes mid-save, corrupted corpora, no network."""
+"""Robustness: arbitrary input, threads, crashes mid-save, corrupted corpora, killed training, no network."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +22,7 @@ from scamlens.config import DataConfig
 from scamlens.corpus import read_examples
 from scamlens.labels import load_labels
 
-from .conftest import LABELS_FILE
+from .conftest import LABELS_FILE, ROOT, TINY_CORPUS
 
 LABELS = load_labels(LABELS_FILE)
 ANY_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=400)
@@ -157,3 +161,46 @@ def test_import_and_load_open_no_socket(kind: str, request, monkeypatch) -> None
     model = scamlens.load(trained[1].best_dir)
     assert model.meta["kind"] == kind
     assert model.predict("A raid on a compound")["scores"]
+
+
+@pytest.mark.slow
+def test_a_killed_training_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
+    """SIGKILL a `scamlens train` process once its first checkpoint is on disk; `--resume` then
+    finishes the run with the same weights as a run that was never interrupted."""
+    pytest.importorskip("torch")
+    from scamlens.config import load_config
+    from scamlens.training import CHECKPOINTS_DIR
+
+    from .tiny_bert import build_tiny_bert
+
+    base = build_tiny_bert(tmp_path / "tiny-bert")
+
+    def settings(out: Path) -> list[str]:
+        return [f"data.source=[{TINY_CORPUS}]", f"data.labels={LABELS_FILE}", f"data.processed_dir={out / 'processed'}",
+                f"output_dir={out / 'train'}", "tracking.enabled=false", f"model.base_model={base}",
+                "model.max_length=32", "model.epochs=40", "model.batch_size=4", "model.learning_rate=0.005",
+                "model.early_stopping_patience=100", "model.fast_path=none"]
+
+    def command(out: Path, *extra: str) -> list[str]:
+        sets = [arg for setting in settings(out) for arg in ("--set", setting)]
+        return [sys.executable, "-m", "scamlens.cli", "train", str(ROOT / "configs" / "transformer.yaml"), *sets, *extra]
+
+    killed_out, clean_out = tmp_path / "killed", tmp_path / "clean"
+    state = load_config(ROOT / "configs" / "transformer.yaml", settings(killed_out)).run_dir / CHECKPOINTS_DIR / "latest" / "state.json"
+    process = subprocess.Popen(command(killed_out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    deadline = time.monotonic() + 300
+    while not state.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, "training finished before it could be killed"
+    epochs_done = json.loads(state.read_text())["state"]["epoch"]
+    assert 1 <= epochs_done < 40
+
+    resume = subprocess.run(command(killed_out, "--resume"), check=True, capture_output=True, text=True, cwd=ROOT)
+    assert f"resuming after epoch {epochs_done}" in " ".join((resume.stdout + resume.stderr).split())
+    subprocess.run(command(clean_out), check=True, capture_output=True, cwd=ROOT)
+    resumed = scamlens.load(load_config(ROOT / "configs" / "transformer.yaml", settings(killed_out)).run_dir / "model-best")
+    clean = scamlens.load(load_config(ROOT / "configs" / "transformer.yaml", settings(clean_out)).run_dir / "model-best")
+    texts = ["Police raided a compound and freed 40 workers.", "The flight left for Beijing with 312 deportees.", "Rain."]
+    np.testing.assert_array_equal(resumed.predict_proba(texts), clean.predict_proba(texts))
+    assert resumed.meta["metrics"] == clean.meta["metrics"]
