@@ -46,12 +46,20 @@ def _fresh_venv(path: Path) -> Path:
     return path / "bin" / "python"
 
 
+def _export_and_install(model_dir: Path, name: str, version: str, tmp_path: Path):
+    """Export `model_dir` as a wheel and pip-install it into a fresh venv; the export and its python.
+
+    torch and friends come from this environment's wheels cache; the package itself installs normally."""
+    result = export_model(model_dir, name, version, tmp_path / "dist")
+    python = _fresh_venv(tmp_path / "venv")
+    subprocess.run([python, "-m", "pip", "install", "-q", str(result.wheel)], check=True)
+    return result, python
+
+
 @pytest.mark.slow
 def test_baseline_wheel_installs_and_predicts_without_torch(trained_baseline, tmp_path: Path) -> None:
     model_dir = trained_baseline[1].best_dir
-    result = export_model(model_dir, "scam_themes", "1.0.0", tmp_path / "dist")
-    python = _fresh_venv(tmp_path / "venv")
-    subprocess.run([python, "-m", "pip", "install", "-q", str(result.wheel)], check=True)
+    _, python = _export_and_install(model_dir, "scam_themes", "1.0.0", tmp_path)
     texts = ["Forty overstayers expelled to Nepal", "Flood victims received rice."]
     code = ("import json, sys, importlib.util, scam_themes;"
             "print(json.dumps([scam_themes.predict(t)['scores'] for t in json.loads(sys.argv[1])]));"
@@ -66,9 +74,7 @@ def test_baseline_wheel_installs_and_predicts_without_torch(trained_baseline, tm
 
 @pytest.mark.slow
 def test_installed_package_refuses_a_tampered_weight_file(trained_baseline, tmp_path: Path) -> None:
-    result = export_model(trained_baseline[1].best_dir, "scam_themes", "1.0.0", tmp_path / "dist")
-    python = _fresh_venv(tmp_path / "venv")
-    subprocess.run([python, "-m", "pip", "install", "-q", str(result.wheel)], check=True)
+    _, python = _export_and_install(trained_baseline[1].best_dir, "scam_themes", "1.0.0", tmp_path)
     site = subprocess.run([python, "-c", "import scam_themes, os; print(os.path.dirname(scam_themes.__file__))"],
                           capture_output=True, text=True, check=True, cwd=tmp_path).stdout.strip()
     weights = Path(site) / "model" / "tfidf_arrays.npz"
@@ -82,13 +88,10 @@ def test_installed_package_refuses_a_tampered_weight_file(trained_baseline, tmp_
 @pytest.mark.slow
 def test_transformer_wheel_installs_and_predicts_like_the_python_api(trained_tiny_transformer, tmp_path: Path) -> None:
     model_dir = trained_tiny_transformer[1].best_dir
-    result = export_model(model_dir, "tiny_themes", "0.1.0", tmp_path / "dist")
+    result, python = _export_and_install(model_dir, "tiny_themes", "0.1.0", tmp_path)
     assert result.kind == "transformer"
     assert [d.split("=")[0].rstrip(">") for d in result.dependencies][:3] == ["numpy", "sentencex", "torch"]
     assert "torch==2.13.0" in result.dependencies
-    python = _fresh_venv(tmp_path / "venv")
-    # torch and friends come from this environment's wheels cache; the package itself is installed normally.
-    subprocess.run([python, "-m", "pip", "install", "-q", str(result.wheel)], check=True)
     texts = ["Immigration removed forty workers after the raid.", "Rain flooded the coast road."]
     code = ("import json, sys, tiny_themes; m = tiny_themes.load();"
             "print(json.dumps(m.predict_proba(json.loads(sys.argv[1])).tolist()));"
