@@ -695,11 +695,12 @@ class TransformerClassifier(Classifier):
             scores, seconds = self._timed_scores(validation.texts)
             trials[mode] = FastPathTrial(validation_macro_f1(validation, scores, thresholds, self.labels), seconds)
         self.set_fast_path(choose_fast_path(fp32, trials, s.fast_path_max_f1_drop))
+        measured = {"fp32": fp32, **trials}
         self.fast_path_report = {"chosen": self.fast_path_mode, "max_f1_drop": s.fast_path_max_f1_drop,
                                  **{name: {"val_macro_f1": round(t.macro_f1, 6), "val_seconds": round(t.seconds, 3)}
-                                    for name, t in {"fp32": fp32, **trials}.items()}}
+                                    for name, t in measured.items()}}
         logger.info("CPU fast path: %s (%s)", self.fast_path_mode, ", ".join(
-            f"{name} macro F1 {t.macro_f1:.4f} in {t.seconds:.1f} s" for name, t in {"fp32": fp32, **trials}.items()))
+            f"{name} macro F1 {t.macro_f1:.4f} in {t.seconds:.1f} s" for name, t in measured.items()))
 
     def _timed_scores(self, texts: list[str]) -> tuple[np.ndarray, float]:
         self.predict_proba(texts[:8])  # warm-up: the fast copy is built and first-call allocations made
