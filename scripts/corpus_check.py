@@ -1,9 +1,10 @@
 """Quick corpus slice checker used while writing the corpus.
 
 Usage: python scripts/corpus_check.py data/corpus/SLICE.jsonl [--all]
-Checks schema, counts per kind and label combination, article lengths,
-keyword-free share of positives, and pairs of examples sharing >= half their
-word trigrams (against every file in data/corpus/ when --all is given).
+Checks schema, counts per kind, form and label combination, lengths per kind, the share of
+positives and negatives that hold each label's common words (compare with the corpus-vs-real table
+in data/README.md), pairs of examples sharing >= half their word trigrams, and (with --all) every
+text that shares more than half of its word trigrams with the rest of the corpus.
 """
 from __future__ import annotations
 
@@ -15,10 +16,17 @@ import re
 import sys
 
 LABELS = ["scam_operation", "deportation", "victim_assistance"]
-KINDS = {"headline", "sentence", "paragraph", "article"}
-REGISTERS = {"wire", "government", "ngo", "court", "social", "faq", "feature", "editorial"}
-KEYS = {"id", "text", "labels", "kind", "story", "register"}
-CUE = re.compile(r"\b(scam\w*|fraud\w*|deport\w*|victim\w*|rescu\w*|traffick\w*)", re.I)
+KINDS = {"headline", "sentence", "paragraph", "article", "feed", "long"}
+FORMS = {"news", "feed_item", "wire_copy", "press_release", "live_blog", "court_ruling", "encyclopedic", "editorial", "feature", "social_post", "faq"}
+WORDS = {"article": (150, 500), "long": (600, 1500), "feed": (12, 90), "headline": (4, 20)}
+REGISTERS = {"wire", "government", "ngo", "court", "social", "faq", "feature", "editorial", "encyclopedic"}
+KEYS = {"id", "text", "labels", "kind", "story", "register", "form"}
+# Each label's common words, as in the corpus-vs-real table (scripts/corpus_report.py).
+COMMON = {
+    "scam_operation": re.compile(r"\b(scam|fraud|con\b|cons\b|conned|swindl|ponzi|pig.?butcher)", re.I),
+    "deportation": re.compile(r"\b(deport|expel|expul|remov|repatriat)", re.I),
+    "victim_assistance": re.compile(r"\b(rescu|victim|shelter|hotline|restitution|traffick)", re.I),
+}
 WORD = re.compile(r"[a-z0-9']+")
 
 
@@ -52,10 +60,12 @@ def load(path: pathlib.Path) -> list[dict]:
             problems.append(f"register {r.get('register')}")
         if not r.get("story"):
             problems.append("story")
-        if r.get("kind") == "article":
-            nw = len(r["text"].split())
-            if not 150 <= nw <= 500:
-                problems.append(f"article has {nw} words")
+        if r.get("form") not in FORMS:
+            problems.append(f"form {r.get('form')}")
+        if r.get("kind") in WORDS:
+            nw, (lo, hi) = len(r["text"].split()), WORDS[r["kind"]]
+            if not lo <= nw <= hi:
+                problems.append(f"{r['kind']} has {nw} words (want {lo}-{hi})")
         if problems:
             print(f"{path}:{n}: " + "; ".join(problems))
         r["_where"] = f"{path.name}:{n}"
@@ -78,14 +88,21 @@ def main() -> None:
     kinds = collections.Counter(r["kind"] for r in rows)
     combos = collections.Counter("+".join(n for n in LABELS if n in r["labels"]) or "none" for r in rows)
     regs = collections.Counter(r["register"] for r in rows)
-    pos = [r for r in rows if r["labels"]]
-    free = sum(1 for r in pos if not CUE.search(r["text"]))
+    forms = collections.Counter(r.get("form") for r in rows)
     print(f"{target.name}: {len(rows)} examples, {len({r['story'] for r in rows})} stories")
     print("kinds:", dict(kinds))
     print("registers:", dict(regs))
+    print("forms:", dict(forms))
     for k in ["none"] + ["+".join(c) for n in (1, 2, 3) for c in itertools.combinations(LABELS, n)]:
         print(f"  {k:50s} {combos.get(k, 0)}")
-    print(f"keyword-free positives: {free}/{len(pos)} = {free / max(len(pos), 1):.0%}")
+    none = combos.get("none", 0)
+    print(f"no label: {none}/{len(rows)} = {none / max(len(rows), 1):.0%}")
+    for name, pattern in COMMON.items():
+        pos = [r for r in rows if name in r["labels"]]
+        neg = [r for r in rows if name not in r["labels"]]
+        def share(group):
+            return sum(1 for r in group if pattern.search(r["text"])) / max(len(group), 1)
+        print(f"common words of {name}: positives {share(pos):.0%} ({len(pos)}), negatives {share(neg):.0%}")
     grams = [trigrams(r["text"]) for r in rows]
     ogrames = [trigrams(r["text"]) for r in others]
     index = collections.defaultdict(set)
@@ -106,6 +123,13 @@ def main() -> None:
             smaller = min(len(g), len(allgrams[j])) or 1
             if c / smaller >= 0.5:
                 print(f"near-duplicate ({c}/{smaller} trigrams): {allrows[i]['_where']} ~ {allrows[j]['_where']}")
+    if others:
+        # Template-likeness: the share of a text's trigrams that occur anywhere else in the corpus.
+        seen = collections.Counter(t for g in allgrams for t in g)
+        for i, g in enumerate(grams):
+            common = sum(1 for t in g if seen[t] > 1)
+            if g and common / len(g) > 0.5:
+                print(f"template-like ({common}/{len(g)} trigrams occur elsewhere): {rows[i]['_where']}")
 
 
 if __name__ == "__main__":
