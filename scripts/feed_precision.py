@@ -5,11 +5,12 @@
     python scripts/feed_precision.py report
 
 `draw` scores every item of the 2023 world feeds (171,739 headlines with their summaries, almost
-none on-theme) with each model, records the share flagged per label, and draws a fixed random
+none on-theme) with each model, records the share flagged per label in data/realdev/feed_flags.json,
+and draws a fixed random
 sample of 50 flagged items per label per model into data/realdev/feed_sample.jsonl, as references
 (file, line, title). Items already labelled there keep their labels, so a new model only adds the
 items it alone flags. `export` resolves the unlabelled items' text for a labeller, with no model,
-score or label attached; their labels are written back into the sample file by id. `report` prints
+score or label attached; `merge` writes a labeller's labels back into the sample file by id. `report` prints
 precision per label per model with a 95% Wilson interval beside the flag rate, and writes
 benchmarks/results/feed_precision.json.
 """
@@ -27,7 +28,7 @@ import numpy as np
 from realdev_sample import WORLD, feed_text, read_jsonl, ref
 
 SAMPLE = Path("data/realdev/feed_sample.jsonl")
-FLAGS = Path("benchmarks/results/feed_flags.json")
+FLAGS = Path("data/realdev/feed_flags.json")
 RESULT = Path("benchmarks/results/feed_precision.json")
 PER_LABEL = 50
 SEED = 50

@@ -152,6 +152,12 @@ def sample(root: Path) -> list[dict]:
         for line, rec in rng.sample(pool, min(n, len(pool))):
             taken.add(f"{prefix}-{line}")
             items.append(ref(rel, line, rec, kind, "victim-supplement", prefix))
+    # A third, smaller draw: after adjudication victim_assistance still had under 120 positives.
+    for rel, rows, kind, prefix, pattern, n in [(*supplement[1][:5], 40), (*supplement[3][:5], 10)]:
+        pool = [(line, rec) for line, rec, text in rows if pattern.search(text) and f"{prefix}-{line}" not in taken]
+        for line, rec in rng.sample(pool, min(n, len(pool))):
+            taken.add(f"{prefix}-{line}")
+            items.append(ref(rel, line, rec, kind, "victim-supplement-2", prefix))
     return items
 
 
