@@ -45,8 +45,8 @@ def sklearn_pipeline(model_dir: Path):
     from sklearn.pipeline import make_pipeline, make_union
 
     from scamlens.config import parse_config
-    from scamlens.dataset import build_corpus
-    from scamlens.labels import LabelSet
+    from scamlens.data.dataset import build_corpus
+    from scamlens.data.labels import LabelSet
 
     config = parse_config(yaml.safe_load((model_dir / "config.yaml").read_text()))
     m = config.model

@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/bench_scoring.py [--master local[2]] [--batch-size 256] [--no-evidence]
 Scores rss2023_world_feeds.jsonl.gz (the `title` field) with the baseline at train/baseline/model-best
-through `scamlens.scoring.score`, engine "local" then "spark", into a temporary folder outside the
+through `scamlens.batch.score`, engine "local" then "spark", into a temporary folder outside the
 repository (the outputs quote the headlines) that is deleted afterwards; the JSON keeps timings and
 counts, never text. Skips cleanly without realdata or the model.
 """
@@ -18,7 +18,8 @@ from pathlib import Path
 
 from common import DEFAULT_MODELS, RSS_WORLD, peak_rss_mb, report
 
-from scamlens.scoring import LABELS_COLUMN, score, spark_session
+from scamlens.batch import LABELS_COLUMN, score
+from scamlens.batch.spark import spark_session
 
 
 def flagged(output) -> dict[str, int]:

@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 
 from scamlens.config import load_config
-from scamlens.dataset import build_corpus
-from scamlens.labels import load_labels
-from scamlens.splits import SPLITS
+from scamlens.data.dataset import build_corpus
+from scamlens.data.labels import load_labels
+from scamlens.data.splits import SPLITS
 
 sys.path.insert(0, str(Path(__file__).parent))
 from corpus_check import CUE, trigrams  # noqa: E402  (the slice checker's definitions, shared)

@@ -52,8 +52,8 @@ def test_splits_are_about_70_15_15_and_every_combination_is_in_every_split(stats
 
 def test_no_story_straddles_two_splits() -> None:
     from scamlens.config import load_config
-    from scamlens.dataset import build_corpus
-    from scamlens.labels import load_labels
+    from scamlens.data.dataset import build_corpus
+    from scamlens.data.labels import load_labels
 
     config = load_config(ROOT / "configs" / "baseline.yaml", [f"data.source=[{ROOT}/data/corpus/*.jsonl]"])
     build = build_corpus(config.data, load_labels(ROOT / "configs" / "labels.yaml"))

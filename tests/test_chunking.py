@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from scamlens.chunking import count_words, sentence_spans, split_text
+from scamlens.runtime.chunking import count_words, sentence_spans, split_text
 
 ARTICLE = (
     "Phnom Penh, 3 March. Dr. Sok Vanna told reporters the U.S. delegation had left.  The rains came early.\n\n"

@@ -8,6 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from scamlens.cli import app
+from scamlens.config import dump_config, load_config
 
 from .conftest import LABELS_FILE, ROOT
 
@@ -15,13 +16,14 @@ runner = CliRunner()
 
 
 def write_config(tmp_path: Path, corpus: Path, *, tracking: bool = False) -> Path:
-    text = (ROOT / "configs" / "baseline.yaml").read_text()
-    text = text.replace("[data/corpus/*.jsonl]", f"[{corpus}]").replace("configs/labels.yaml", str(LABELS_FILE))
-    text = text.replace("output_dir: train", f"output_dir: {tmp_path / 'train'}")
-    text = text.replace("processed_dir: data/processed", f"processed_dir: {tmp_path / 'processed'}")
-    text = text.replace("min_df: 2", "min_df: 1").replace("enabled: true", f"enabled: {str(tracking).lower()}")
+    """The real baseline config, shrunk to the tiny corpus through the same dotted overrides the CLI
+    takes: an override naming a key the config schema does not know fails instead of doing nothing."""
+    config = load_config(ROOT / "configs" / "baseline.yaml", [
+        f"data.source=[{corpus}]", f"data.labels={LABELS_FILE}", f"output_dir={tmp_path / 'train'}",
+        f"data.processed_dir={tmp_path / 'processed'}", "model.min_df=1", f"tracking.enabled={str(tracking).lower()}",
+    ])
     path = tmp_path / "run.yaml"
-    path.write_text(text)
+    path.write_text(dump_config(config))
     return path
 
 

@@ -3,8 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
-from scamlens.config import ConfigError, RunConfig, TfidfConfig, TransformerConfig, apply_overrides, load_config
+from scamlens.config import ConfigError, RunConfig, apply_overrides, dump_config, load_config
+from scamlens.kinds.tfidf import TfidfConfig
+from scamlens.kinds.transformer.config import TransformerConfig
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 RUN_CONFIGS = [p for p in CONFIGS if p.name != "labels.yaml"]
@@ -13,12 +16,15 @@ RUN_CONFIGS = [p for p in CONFIGS if p.name != "labels.yaml"]
 @pytest.mark.parametrize("path", RUN_CONFIGS, ids=lambda p: p.name)
 def test_every_run_config_validates(path: Path) -> None:
     config = load_config(path)
-    assert isinstance(config, RunConfig)
+    raw = yaml.safe_load(path.read_text())
+    assert config.model.kind == raw["model"]["kind"]
     assert config.data.labels == "configs/labels.yaml"
+    # What a model folder saves reloads to the same config, its kind's settings included.
+    assert RunConfig.model_validate(yaml.safe_load(dump_config(config))) == config
 
 
 def test_labels_file_validates() -> None:
-    from scamlens.labels import load_labels
+    from scamlens.data.labels import load_labels
 
     labels = load_labels(Path(__file__).resolve().parents[1] / "configs" / "labels.yaml")
     assert labels.names == ("scam_operation", "deportation", "victim_assistance")

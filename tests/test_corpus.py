@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from scamlens.config import DataConfig
-from scamlens.corpus import CorpusError, load_examples, read_examples
-from scamlens.dataset import validate_corpus
-from scamlens.labels import LabelSet, load_labels
+from scamlens.data.corpus import CorpusError, load_examples, read_examples
+from scamlens.data.dataset import validate_corpus
+from scamlens.data.labels import LabelSet, load_labels
 
 from .conftest import LABELS_FILE
 
@@ -106,7 +106,7 @@ def test_csv_and_parquet_with_own_columns_and_labels(tmp_path: Path) -> None:
 
 
 def test_a_saved_dataset_dict_is_a_source(tmp_path: Path, baseline_config) -> None:
-    from scamlens.dataset import build_corpus, save_build
+    from scamlens.data.dataset import build_corpus, save_build
 
     build = build_corpus(baseline_config.data, LABELS)
     folder = save_build(build, baseline_config.data, tmp_path / "built")

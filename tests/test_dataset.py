@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from scamlens.config import DataConfig
-from scamlens.dataset import BUILD_INFO, build_corpus, load_build, save_build
-from scamlens.labels import load_labels
-from scamlens.splits import assign_splits
+from scamlens.data.dataset import BUILD_INFO, build_corpus, load_build, save_build
+from scamlens.data.labels import load_labels
+from scamlens.data.splits import assign_splits
 
 from .conftest import LABELS_FILE
 
@@ -81,7 +81,7 @@ def test_assign_splits_groups_stratifies_and_is_deterministic() -> None:
 
 
 def test_user_labels_flow_through_the_build(tmp_path: Path) -> None:
-    from scamlens.labels import LabelSet
+    from scamlens.data.labels import LabelSet
 
     rows = [{"t": f"text number {i} is about {'refunds' if i % 2 else 'phishing'} in city {i}",
              "y": ["refund"] if i % 2 else ["phishing"]} for i in range(40)]

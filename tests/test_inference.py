@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import scamlens
-from scamlens.modelfolder import IntegrityError
+from scamlens.runtime.folder import IntegrityError
 
 
 @pytest.fixture(scope="module")

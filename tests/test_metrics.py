@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scamlens.decision import apply_thresholds, best_threshold, tune_thresholds
-from scamlens.metrics import average_precision, flatten_report, multilabel_report
+from scamlens.evaluation.metrics import average_precision, flatten_report, multilabel_report
+from scamlens.runtime.decision import apply_thresholds, best_threshold, tune_thresholds
 
 LABELS = ("a", "b")
 Y_TRUE = np.array([[1, 0], [1, 1], [0, 1], [0, 0]])

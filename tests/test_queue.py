@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 import scamlens
 from scamlens.cli import app
 from scamlens.config import load_config
-from scamlens.corpus import read_examples
-from scamlens.dataset import validate_corpus
-from scamlens.inference import Model
-from scamlens.labelling_queue import (
+from scamlens.data.corpus import read_examples
+from scamlens.data.dataset import validate_corpus
+from scamlens.data.labels import LabelSet, load_labels
+from scamlens.evaluation.queue import (
     annotated_choices,
     choices_result,
     export_to_lines,
@@ -25,7 +25,7 @@ from scamlens.labelling_queue import (
     queue_to_files,
     uncertainty_order,
 )
-from scamlens.labels import LabelSet, load_labels
+from scamlens.runtime.model import Model
 
 from .conftest import LABELS_FILE, ROOT
 

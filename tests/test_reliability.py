@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 import scamlens
 from scamlens.config import DataConfig
-from scamlens.corpus import read_examples
-from scamlens.labels import load_labels
+from scamlens.data.corpus import read_examples
+from scamlens.data.labels import load_labels
 
 from .conftest import LABELS_FILE, ROOT, TINY_CORPUS
 
@@ -114,7 +114,7 @@ def test_corpus_reader_reports_every_bad_line_and_never_crashes(tmp_path_factory
 
 
 def test_a_crash_while_saving_keeps_the_previous_model(trained_baseline, tmp_path: Path, monkeypatch) -> None:
-    from scamlens.classifiers.tfidf import TfidfClassifier
+    from scamlens.runtime.tfidf import TfidfPredictor
     from scamlens.training import write_model_folder
 
     config, result = trained_baseline
@@ -126,7 +126,7 @@ def test_a_crash_while_saving_keeps_the_previous_model(trained_baseline, tmp_pat
         Path(folder, "tfidf_vocabulary.json").write_text("{truncated")
         raise OSError("disk full")
 
-    monkeypatch.setattr(TfidfClassifier, "_save_weights", half_save)
+    monkeypatch.setattr(TfidfPredictor, "_save_weights", half_save)
     with pytest.raises(OSError, match="disk full"):
         write_model_folder(model.classifier, model.meta, config, LABELS, target)
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
@@ -135,8 +135,8 @@ def test_a_crash_while_saving_keeps_the_previous_model(trained_baseline, tmp_pat
 
 
 def test_a_corrupted_corpus_line_leaves_the_previous_build_intact(baseline_config, tiny_corpus: Path, tmp_path: Path) -> None:
-    from scamlens.corpus import CorpusError
-    from scamlens.dataset import build_corpus, save_build
+    from scamlens.data.corpus import CorpusError
+    from scamlens.data.dataset import build_corpus, save_build
 
     out = tmp_path / "processed"
     save_build(build_corpus(baseline_config.data, LABELS), baseline_config.data, out)
@@ -148,19 +148,33 @@ def test_a_corrupted_corpus_line_leaves_the_previous_build_intact(baseline_confi
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
+NO_SOCKET_CHILD = """
+import socket, sys
+
+def refuse(*args, **kwargs):
+    raise AssertionError("network access attempted")
+
+# Blocked before the first import of scamlens, so importing it is checked too.
+socket.socket.connect = refuse
+socket.socket.connect_ex = refuse
+socket.create_connection = refuse
+import scamlens
+
+model = scamlens.load(sys.argv[1])
+print(model.meta["kind"], bool(model.predict("A raid on a compound")["scores"]))
+"""
+
+
 @pytest.mark.parametrize("kind", ["tfidf", "transformer"])
-def test_import_and_load_open_no_socket(kind: str, request, monkeypatch) -> None:
+def test_import_and_load_open_no_socket(kind: str, request) -> None:
+    """In a fresh interpreter whose sockets refuse to connect from the start, import scamlens, load a
+    model and predict: nothing may reach for the network."""
     trained = request.getfixturevalue("trained_baseline" if kind == "tfidf" else "trained_tiny_transformer")
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("network access attempted")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    model = scamlens.load(trained[1].best_dir)
-    assert model.meta["kind"] == kind
-    assert model.predict("A raid on a compound")["scores"]
+    env = {k: v for k, v in os.environ.items() if k not in {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"}}
+    out = subprocess.run([sys.executable, "-c", NO_SOCKET_CHILD, str(trained[1].best_dir)], capture_output=True,
+                         text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == [kind, "True"]
 
 
 @pytest.mark.slow
@@ -169,7 +183,7 @@ def test_a_killed_training_run_resumes_to_the_uninterrupted_result(tmp_path: Pat
     finishes the run with the same weights as a run that was never interrupted."""
     pytest.importorskip("torch")
     from scamlens.config import load_config
-    from scamlens.training import CHECKPOINTS_DIR
+    from scamlens.kinds.transformer import CHECKPOINTS_DIR
 
     from .tiny_bert import build_tiny_bert
 

@@ -12,20 +12,20 @@ import pytest
 from typer.testing import CliRunner
 
 import scamlens
-from scamlens.bootstrap import bootstrap_intervals, bootstrap_samples, resample_indices
-from scamlens.calibration import bin_index, expected_calibration_error, reliability_bins
 from scamlens.cli import app
-from scamlens.comparison import cohen_kappa, compare_models, disagreement_order, mcnemar
-from scamlens.inference import Model
-from scamlens.metrics import multilabel_report
-from scamlens.report import (
+from scamlens.evaluation.bootstrap import bootstrap_intervals, bootstrap_samples, resample_indices
+from scamlens.evaluation.calibration import bin_index, expected_calibration_error, reliability_bins
+from scamlens.evaluation.compare import cohen_kappa, compare_models, disagreement_order, mcnemar
+from scamlens.evaluation.metrics import multilabel_report
+from scamlens.evaluation.render import marked_text
+from scamlens.evaluation.report import (
     REPORT_HTML,
     REPORT_JSON,
     REPORT_MD,
     evaluate_report,
     log_to_model_run,
-    marked_text,
 )
+from scamlens.runtime.model import Model
 
 from .conftest import TINY_CORPUS
 
@@ -149,7 +149,7 @@ def test_report_folder_has_every_table_plot_and_exact_evidence(model: Model, tra
     report = json.loads((folder / REPORT_JSON).read_text())
     labels = list(model.labels)
 
-    from scamlens.evaluation import evaluate_model
+    from scamlens.evaluation.labelled import evaluate_model
 
     assert report["metrics"] == evaluate_model(model, str(data))
     assert report["data"]["examples"] == 31 and list(report["slices"]) == ["kind", "register"]

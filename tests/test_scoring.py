@@ -14,9 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 import scamlens
-from scamlens import scoring
+from scamlens.batch import ERROR_COLUMN, EVIDENCE_COLUMN, LABELS_COLUMN, SCORE_PREFIX, score
+from scamlens.batch import local as scoring
+from scamlens.batch.spark import spark_session
 from scamlens.cli import app
-from scamlens.scoring import ERROR_COLUMN, EVIDENCE_COLUMN, LABELS_COLUMN, SCORE_PREFIX, score
 
 from .conftest import LABELS_FILE, ROOT, TINY_CORPUS
 from .tiny_bert import SENTENCES, tiny_bert  # noqa: F401
@@ -158,7 +159,7 @@ def test_rerun_replaces_the_output_and_a_failed_run_keeps_it(baseline, tmp_path:
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
     calls = {"n": 0}
-    real = scoring._score_chunk
+    real = scoring.score_chunk
 
     def crash_on_second_batch(*args, **kwargs):
         calls["n"] += 1
@@ -166,7 +167,7 @@ def test_rerun_replaces_the_output_and_a_failed_run_keeps_it(baseline, tmp_path:
             raise OSError("disk full")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(scoring, "_score_chunk", crash_on_second_batch)
+    monkeypatch.setattr(scoring, "score_chunk", crash_on_second_batch)
     with pytest.raises(OSError, match="disk full"):
         score(folder, tmp_path / "first.jsonl", out, batch_size=4, progress=False)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
@@ -224,7 +225,7 @@ def spark():
     pytest.importorskip("pyspark")
     if shutil.which("java") is None:
         pytest.skip("Spark needs Java")
-    with scoring.spark_session("local[2]", SPARK_TEST_CONF) as session:
+    with spark_session("local[2]", SPARK_TEST_CONF) as session:
         yield session
 
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scamlens.classifiers.base import Classifier, LabelledTexts
-from scamlens.classifiers.tfidf import TfidfClassifier, char_wb_ngrams, word_ngrams
-from scamlens.labels import load_labels
+from scamlens.data.labels import load_labels
+from scamlens.kinds.tfidf import TfidfClassifier
+from scamlens.runtime.classifier import Classifier, LabelledTexts
+from scamlens.runtime.tfidf import TfidfPredictor, char_wb_ngrams, word_ngrams
 
 from .conftest import LABELS_FILE, TINY_CORPUS
 
@@ -53,7 +54,7 @@ def test_scores_equal_scikit_learn(fitted: TfidfClassifier) -> None:
 def test_save_load_round_trip_gives_identical_scores(fitted: TfidfClassifier, tmp_path: Path) -> None:
     fitted.save(tmp_path / "m")
     loaded = Classifier.load(tmp_path / "m")
-    assert isinstance(loaded, TfidfClassifier) and loaded.labels == LABELS.names
+    assert isinstance(loaded, TfidfPredictor) and loaded.labels == LABELS.names
     texts = TEXTS + ODD + [" ".join(TEXTS)]
     np.testing.assert_array_equal(loaded.predict_proba(texts), fitted.predict_proba(texts))
     assert not any(p.suffix in {".pkl", ".pickle", ".joblib"} for p in (tmp_path / "m").iterdir())
@@ -88,7 +89,7 @@ def test_single_class_label_is_refused() -> None:
 def test_loading_and_predicting_never_imports_scikit_learn(fitted: TfidfClassifier, tmp_path: Path) -> None:
     fitted.save(tmp_path / "m")
     code = (
-        "import sys; from scamlens.classifiers.base import Classifier;"
+        "import sys; from scamlens.runtime.classifier import Classifier;"
         f"c = Classifier.load({str(tmp_path / 'm')!r}); c.predict_proba(['a raid on a compound']);"
         "heavy = [m for m in ('sklearn', 'scipy', 'torch', 'transformers', 'mlflow', 'datasets', 'pandas') if m in sys.modules];"
         "print(heavy)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 import sys
 import types
@@ -13,20 +14,13 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-import scamlens.classifiers.transformer as transformer_module  # noqa: E402
-from scamlens.classifiers.base import CLASSIFIER_FILE, Classifier, LabelledTexts  # noqa: E402
-from scamlens.classifiers.transformer import (  # noqa: E402
-    CHECKPOINT_STATE_FILE,
-    CHECKPOINT_SUBDIR,
-    ENCODER_DIR,
-    FastPathTrial,
-    TransformerClassifier,
-    choose_fast_path,
-    length_bucketed_batches,
-    pad_batch,
-    resolve_base_model,
-    resolve_device,
-)
+import scamlens.runtime.transformer as transformer_module  # noqa: E402
+from scamlens.kinds.transformer.base_model import resolve_base_model  # noqa: E402
+from scamlens.kinds.transformer.checkpoints import CHECKPOINT_STATE_FILE, CHECKPOINT_SUBDIR  # noqa: E402
+from scamlens.kinds.transformer.fastpath import FastPathTrial, choose_fast_path  # noqa: E402
+from scamlens.kinds.transformer.trainer import TransformerClassifier, length_bucketed_batches  # noqa: E402
+from scamlens.runtime.classifier import CLASSIFIER_FILE, Classifier, LabelledTexts  # noqa: E402
+from scamlens.runtime.transformer import ENCODER_DIR, TransformerPredictor, pad_batch, resolve_device  # noqa: E402
 
 from .tiny_bert import tiny_bert  # noqa: E402, F401
 
@@ -74,8 +68,17 @@ def make(base: Path, **overrides) -> TransformerClassifier:
 
 @pytest.fixture(scope="module")
 def fitted(tiny_bert) -> TransformerClassifier:  # noqa: F811
-    """One classifier trained once for the read-only tests; do not fit or mutate it."""
+    """One classifier trained once for the read-only tests; do not fit or mutate it (tests that switch
+    its fast path use `own_copy`)."""
     return make(tiny_bert, epochs=3).fit(TRAIN, VALIDATION)
+
+
+@pytest.fixture()
+def own_copy(fitted) -> TransformerClassifier:
+    """A shallow copy of `fitted` (same weights) whose fast path a test may switch freely."""
+    twin = copy.copy(fitted)
+    twin._fast_model = None
+    return twin
 
 
 # --- training --------------------------------------------------------------------------------------
@@ -149,7 +152,7 @@ def test_a_label_without_positives_is_refused(tiny_bert):  # noqa: F811
 
 # --- long documents --------------------------------------------------------------------------------
 def test_long_document_is_scored_as_the_max_over_exact_chunks(tiny_bert):  # noqa: F811
-    classifier = make(tiny_bert, max_length=24, max_tokens=128, epochs=1).fit(TRAIN)
+    classifier = make(tiny_bert, max_length=24, chunking={"max_tokens": 128}, epochs=1).fit(TRAIN)
     assert classifier.max_tokens == 22  # the window leaves room for [CLS] and [SEP]
     chunks = classifier.chunk(LONG_TEXT)
     assert len(chunks) >= 3
@@ -169,7 +172,7 @@ def test_long_document_is_scored_as_the_max_over_exact_chunks(tiny_bert):  # noq
 def test_wordpiece_offsets_give_the_same_chunks_as_re_counting(fitted, tmp_path, text):
     """The chunker tokenizes once and counts slices from offsets; for BERT's tokenizer that is exact,
     for the training tokenizer (transformers') and the loaded one (bert.py's) alike."""
-    from scamlens.chunking import split_text
+    from scamlens.runtime.chunking import split_text
 
     fitted.save(tmp_path / "m")
     loaded = Classifier.load(tmp_path / "m")
@@ -225,7 +228,7 @@ def test_save_and_load_give_identical_probabilities_without_the_base_model(tiny_
     classifier.save(tmp_path / "model")
     shutil.rmtree(base)  # loading must need neither the base model nor the network
     loaded = Classifier.load(tmp_path / "model")
-    assert isinstance(loaded, TransformerClassifier)
+    assert isinstance(loaded, TransformerPredictor)
     assert loaded.labels == LABELS and loaded.max_tokens == classifier.max_tokens
     assert np.array_equal(loaded.predict_proba([*VALIDATION.texts, LONG_TEXT, ""]), expected)
     files = {p.relative_to(tmp_path / "model").as_posix() for p in (tmp_path / "model").rglob("*") if p.is_file()}
@@ -318,38 +321,38 @@ def test_hub_ids_stay_offline_unless_allowed(tiny_bert):  # noqa: F811
 
 
 # --- CPU fast paths ---------------------------------------------------------------------------------
-def test_int8_fast_path_quantizes_a_copy_and_gives_close_scores(fitted):
-    fp32 = fitted.predict_proba(VALIDATION.texts)
-    fitted.set_fast_path("int8")
+def test_int8_fast_path_quantizes_a_copy_and_gives_close_scores(own_copy):
+    fp32 = own_copy.predict_proba(VALIDATION.texts)
+    own_copy.set_fast_path("int8")
     try:
-        assert fitted.fast_path_active
-        query = fitted.inference_model().layers[0].query  # a copy of bert.py's runtime, as after loading
+        assert own_copy.fast_path_active
+        query = own_copy.inference_model().layers[0].query  # a copy of bert.py's runtime, as after loading
         assert "quantized" in type(query).__module__
-        assert "quantized" not in type(fitted.model.bert.encoder.layer[0].attention.self.query).__module__
-        int8 = fitted.predict_proba(VALIDATION.texts)
+        assert "quantized" not in type(own_copy.model.bert.encoder.layer[0].attention.self.query).__module__
+        int8 = own_copy.predict_proba(VALIDATION.texts)
     finally:
-        fitted.set_fast_path("none")
+        own_copy.set_fast_path("none")
     np.testing.assert_allclose(int8, fp32, atol=0.05)
     assert not np.array_equal(int8, fp32)
-    np.testing.assert_array_equal(fitted.predict_proba(VALIDATION.texts), fp32)
+    np.testing.assert_array_equal(own_copy.predict_proba(VALIDATION.texts), fp32)
 
 
-def test_bf16_fast_path_runs_a_bf16_copy_where_the_cpu_computes_bf16(fitted, monkeypatch):
-    fp32 = fitted.predict_proba(VALIDATION.texts)
+def test_bf16_fast_path_runs_a_bf16_copy_where_the_cpu_computes_bf16(own_copy, monkeypatch):
+    fp32 = own_copy.predict_proba(VALIDATION.texts)
     monkeypatch.setattr(transformer_module, "cpu_computes_bf16", lambda: True)
-    fitted.set_fast_path("bf16")
+    own_copy.set_fast_path("bf16")
     try:
-        assert fitted.fast_path_active
-        assert {p.dtype for p in fitted.inference_model().parameters()} == {torch.bfloat16}
-        assert {p.dtype for p in fitted.model.parameters()} == {torch.float32}
-        bf16 = fitted.predict_proba(VALIDATION.texts)
+        assert own_copy.fast_path_active
+        assert {p.dtype for p in own_copy.inference_model().parameters()} == {torch.bfloat16}
+        assert {p.dtype for p in own_copy.model.parameters()} == {torch.float32}
+        bf16 = own_copy.predict_proba(VALIDATION.texts)
         assert bf16.dtype == np.float32
         # Without native bf16 the same model silently stays fp32 rather than running an emulated bf16.
         monkeypatch.setattr(transformer_module, "cpu_computes_bf16", lambda: False)
-        assert not fitted.fast_path_active
-        np.testing.assert_array_equal(fitted.predict_proba(VALIDATION.texts), fp32)
+        assert not own_copy.fast_path_active
+        np.testing.assert_array_equal(own_copy.predict_proba(VALIDATION.texts), fp32)
     finally:
-        fitted.set_fast_path("none")
+        own_copy.set_fast_path("none")
     np.testing.assert_allclose(bf16, fp32, atol=0.05)
     assert not np.array_equal(bf16, fp32)
 
@@ -414,7 +417,7 @@ def test_pad_batch_pads_to_the_longest_sequence():
 @pytest.mark.parametrize("name", ["transformer.yaml", "transformer-gpu.yaml"])
 def test_transformer_configs_build_a_classifier(name, tmp_path):
     from scamlens.config import load_config
-    from scamlens.labels import load_labels
+    from scamlens.data.labels import load_labels
     from scamlens.training import build_classifier
 
     config = load_config(ROOT / "configs" / name)
@@ -435,8 +438,8 @@ def test_real_minilm_package_trains_a_few_steps_and_round_trips(tmp_path):
 
 
 def test_train_runs_the_cpu_config_end_to_end(tiny_bert, tiny_corpus, tmp_path):  # noqa: F811
+    from scamlens import load
     from scamlens.config import load_config
-    from scamlens.inference import load
     from scamlens.training import train
 
     from .conftest import LABELS_FILE
@@ -449,7 +452,7 @@ def test_train_runs_the_cpu_config_end_to_end(tiny_bert, tiny_corpus, tmp_path):
     result = train(config)
     assert (result.run_dir / "checkpoints").is_dir()
     model = load(result.best_dir)
-    assert isinstance(model.classifier, TransformerClassifier)
+    assert isinstance(model.classifier, TransformerPredictor)
     assert model.predict_proba(["Police raided a scam compound."]).shape == (1, len(model.classifier.labels))
 
 
@@ -457,7 +460,7 @@ def test_plain_torch_bert_runtime_matches_transformers(fitted, tmp_path):
     """Loading picks the plain-torch BERT (no transformers import) and it scores like transformers."""
     from unittest import mock
 
-    from scamlens.classifiers import bert
+    from scamlens.runtime import bert
 
     fitted.save(tmp_path / "m")
     native = Classifier.load(tmp_path / "m")
@@ -474,30 +477,30 @@ def test_plain_torch_bert_runtime_matches_transformers(fitted, tmp_path):
 
 
 @pytest.mark.parametrize("mode", ["none", "bf16"])
-def test_a_trained_model_scores_exactly_like_its_loaded_copy(fitted, tmp_path, monkeypatch, mode):
+def test_a_trained_model_scores_exactly_like_its_loaded_copy(own_copy, tmp_path, monkeypatch, mode):
     """After fit, prediction runs bert.py's runtime, as a loaded model does: the thresholds tuned and
     the test metrics measured at training time are what deployment gets, even in bf16, where
     transformers' and bert.py's forward passes would round differently."""
-    from scamlens.classifiers import bert
+    from scamlens.runtime import bert
 
     monkeypatch.setattr(transformer_module, "cpu_computes_bf16", lambda: True)
     texts = [*TRAIN.texts, LONG_TEXT, "x"]
-    fitted.save(tmp_path / "m")
+    own_copy.save(tmp_path / "m")
     loaded = Classifier.load(tmp_path / "m")
-    fitted.set_fast_path(mode)
+    own_copy.set_fast_path(mode)
     loaded.set_fast_path(mode)
     try:
-        assert isinstance(fitted.inference_model(), bert.BertClassifier)
-        np.testing.assert_array_equal(fitted.predict_proba(texts), loaded.predict_proba(texts))
+        assert isinstance(own_copy.inference_model(), bert.BertClassifier)
+        np.testing.assert_array_equal(own_copy.predict_proba(texts), loaded.predict_proba(texts))
     finally:
-        fitted.set_fast_path("none")
+        own_copy.set_fast_path("none")
 
 
 def test_loading_a_bert_model_does_not_import_transformers(fitted, tmp_path):
     import subprocess
 
     fitted.save(tmp_path / "m")
-    code = ("import sys; from scamlens.classifiers.base import Classifier;"
+    code = ("import sys; from scamlens.runtime.classifier import Classifier;"
             f"c = Classifier.load({str(tmp_path / 'm')!r}); c.predict_proba(['a raid']);"
             "print('transformers' in sys.modules, 'torch._dynamo' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

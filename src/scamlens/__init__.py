@@ -9,7 +9,33 @@ Importing scamlens is cheap: heavy libraries load only when a model that needs t
 
 from __future__ import annotations
 
-from .inference import Model, Prediction, load
+from pathlib import Path
+
+from .runtime import Model, Prediction, ScamlensError
+from .runtime import load as load_folder
 
 __version__ = "0.1.0"
-__all__ = ["Model", "Prediction", "load", "__version__"]
+__all__ = ["Model", "Prediction", "ScamlensError", "load", "load_folder", "model_folder", "__version__"]
+
+REGISTRY_SCHEMES = ("models:/", "runs:/")
+
+
+def model_folder(source: str | Path) -> Path:
+    """The local folder of a model: `source` itself, or an MLflow ``models:/``/``runs:/`` URI downloaded."""
+    if isinstance(source, str) and source.startswith(REGISTRY_SCHEMES):
+        from .tracking import download_model  # mlflow is imported only for registry URIs
+
+        return download_model(source)
+    return Path(source)
+
+
+def load(source: str | Path, device: str = "cpu", verify: bool = True) -> Model:
+    """Load a model from a folder or a ``models:/<name>@<alias>`` / ``models:/<name>/<version>`` URI.
+
+    Args:
+        source: a model folder (the one holding meta.json) or an MLflow model registry URI.
+        device: "cpu" (default) or "cuda"/"cuda:N" for transformer models; nothing moves to a GPU
+            unless asked for here.
+        verify: check every file against the folder's sha256 manifest before loading.
+    """
+    return load_folder(model_folder(source), device=device, verify=verify)

@@ -20,6 +20,10 @@ console = Console(stderr=True, soft_wrap=True)  # messages with paths must stay 
 DEFAULT_CONFIG = "configs/baseline.yaml"
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Run config whose `data` section to use.")]
 SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override a config value: section.key=value.")]
+TextRootOption = Annotated[Path | None, typer.Option(
+    "--text-root", help="Folder that `source` paths of labels-by-reference rows are relative to.")]
+ForceOption = Annotated[bool, typer.Option(
+    help="Score a rebuilt split even if its corpus fingerprint differs from the model's (the report says so).")]
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -28,25 +32,18 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _guarded(function):
-    """Turn the errors users cause (bad config, corpus, model file) into messages, not tracebacks."""
+    """Print the errors scamlens raises on purpose (`ScamlensError`: bad config, corpus, file, model
+    folder) as one line; any other exception is a bug and keeps its traceback."""
     from functools import wraps
 
     @wraps(function)
     def wrapper(*args, **kwargs):
-        from .config import ConfigError
-        from .corpus import CorpusError
-        from .labels import LabelError
-        from .modelfolder import IntegrityError
+        from .runtime.errors import ScamlensError
 
-        known = (ConfigError, CorpusError, LabelError, IntegrityError, FileNotFoundError, ValueError, TypeError)
         try:
             return function(*args, **kwargs)
-        except known as exc:
+        except ScamlensError as exc:
             _fail(str(exc))
-        except RuntimeError as exc:
-            if type(exc).__name__ in {"TrackingError"}:
-                _fail(str(exc))
-            raise
 
     return wrapper
 
@@ -78,13 +75,14 @@ def _metrics_table(title: str, report: dict) -> Table:
 
 @data_app.command("validate")
 @_guarded
-def data_validate(config: ConfigOption = Path(DEFAULT_CONFIG), overrides: SetOption = None) -> None:
-    """Check the corpus: JSON, fields, labels, ids, and (near-)duplicates within and across splits."""
+def data_validate(config: ConfigOption = Path(DEFAULT_CONFIG), overrides: SetOption = None,
+                  text_root: TextRootOption = None) -> None:
+    """Check the corpus: JSON, fields, labels, ids, references, and (near-)duplicates within and across splits."""
     from .config import load_config
-    from .dataset import validate_corpus
-    from .labels import load_labels
+    from .data.dataset import validate_corpus
+    from .data.labels import load_labels
 
-    run = load_config(config, overrides or [])
+    run = load_config(config, (overrides or []) + ([f"data.text_root={text_root}"] if text_root else []))
     examples, _, problems = validate_corpus(run.data, load_labels(run.data.labels))
     errors = [p for p in problems if p.severity == "error"]
     for problem in problems:
@@ -101,8 +99,8 @@ def data_build(config: ConfigOption = Path(DEFAULT_CONFIG), overrides: SetOption
                out: Annotated[Path | None, typer.Option(help="Output folder (default: data.processed_dir).")] = None) -> None:
     """Build the corpus into a DatasetDict with grouped, stratified train/validation/test splits."""
     from .config import load_config
-    from .dataset import build_corpus, save_build
-    from .labels import load_labels
+    from .data.dataset import build_corpus, save_build
+    from .data.labels import load_labels
 
     run = load_config(config, overrides or [])
     result = build_corpus(run.data, load_labels(run.data.labels))
@@ -142,18 +140,19 @@ def evaluate(model: Annotated[str, typer.Argument(help="Model folder or models:/
              data: Annotated[str, typer.Option(help="A split of the model's corpus, or a labelled file.")] = "test",
              out: Annotated[Path | None, typer.Option(help="Report folder (default: reports/ beside the model).")] = None,
              resamples: Annotated[int, typer.Option(min=1, help="Bootstrap resamples for the intervals.")] = 1000,
-             seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 13) -> None:
+             seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 13,
+             text_root: TextRootOption = None, force: ForceOption = False) -> None:
     """Metrics of a saved model on a split of its corpus or on any labelled file, with a report
     folder (report.json, report.md, report.html) logged to the model's MLflow run."""
-    from .report import evaluate_report
+    from .evaluation.report import evaluate_report
 
-    result = evaluate_report(model, data, out, resamples, seed)
+    result = evaluate_report(model, data, out, resamples, seed, text_root=text_root, force=force)
     report = result.report.data["metrics"]
     console.print(_metrics_table(f"{model} on {data}", report))
     console.print(f"report: {result.folder / 'report.html'}"
                   + (f" · logged to {result.logged_to}" if result.logged_to else ""), highlight=False)
-    if result.note:
-        console.print(f"[yellow]note[/] {result.note}", highlight=False)
+    for note in [*result.report.data["data"]["notes"], *([result.note] if result.note else [])]:
+        console.print(f"[yellow]note[/] {note}", highlight=False)
     print(json.dumps(report, indent=2))
 
 
@@ -164,8 +163,8 @@ def predict(model: Annotated[str, typer.Argument(help="Model folder or models:/ 
             evidence: Annotated[bool, typer.Option(help="Include evidence chunks.")] = True,
             batch_size: Annotated[int, typer.Option(min=1)] = 64) -> None:
     """Predict labels for each input line and write one JSON object per line to stdout."""
-    from .evaluation import predict_lines
-    from .inference import load
+    from . import load
+    from .evaluation.labelled import predict_lines
 
     loaded = load(model)
     handle = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
@@ -219,13 +218,14 @@ def serve(uri: Annotated[str, typer.Argument(help="models:/<name>@<alias>, model
 def compare(model_a: Annotated[str, typer.Argument(help="Model A: folder or models:/ URI.")],
             model_b: Annotated[str, typer.Argument(help="Model B, with the same labels.")],
             data: Annotated[str, typer.Option(help="A split of model A's corpus, or a labelled file.")] = "test",
-            out: Annotated[Path | None, typer.Option(help="Folder for compare.json and compare.md.")] = None) -> None:
+            out: Annotated[Path | None, typer.Option(help="Folder for compare.json and compare.md.")] = None,
+            text_root: TextRootOption = None, force: ForceOption = False) -> None:
     """Two models on the same texts: per-label F1, kappa, McNemar's test, and where they disagree most."""
     from rich.markup import escape
 
-    from .comparison import SUMMARY_HEADER, compare_to_folder, summary_rows
+    from .evaluation.compare import SUMMARY_HEADER, compare_to_folder, summary_rows
 
-    comparison, folder = compare_to_folder(model_a, model_b, data, out)
+    comparison, folder = compare_to_folder(model_a, model_b, data, out, text_root=text_root, force=force)
     names = comparison["models"]
     table = Table(title=escape(f"A = {names['a']['label']}, B = {names['b']['label']} on {data}"))
     for column in SUMMARY_HEADER:
@@ -241,15 +241,16 @@ def compare(model_a: Annotated[str, typer.Argument(help="Model A: folder or mode
 @app.command("queue")
 @_guarded
 def queue_texts(model: Annotated[str, typer.Argument(help="Model folder or models:/ URI.")],
-                data: Annotated[Path, typer.Option(help="Unlabelled JSONL: {\"text\": ..., \"id\"?: ...} per line.")],
+                data: Annotated[Path, typer.Option(help="Unlabelled JSONL/CSV/Parquet: text (or source + key), id?, ...")],
                 out: Annotated[Path, typer.Option(help="Label Studio tasks: .json (a list) or .jsonl.")],
                 second_model: Annotated[str | None, typer.Option(help="Rank by disagreement with this model.")] = None,
                 limit: Annotated[int, typer.Option(min=1, help="Tasks to write.")] = 50,
-                label_config: Annotated[Path | None, typer.Option(help="Labelling config (default: beside --out).")] = None) -> None:
+                label_config: Annotated[Path | None, typer.Option(help="Labelling config (default: beside --out).")] = None,
+                text_root: TextRootOption = None) -> None:
     """The texts most worth labelling next, as Label Studio tasks with pre-annotations."""
-    from .labelling_queue import queue_to_files
+    from .evaluation.queue import queue_to_files
 
-    result = queue_to_files(model, data, out, second_model, limit, label_config)
+    result = queue_to_files(model, data, out, second_model, limit, label_config, text_root)
     console.print(f"{len(result.tasks)} of {result.candidates} texts queued by "
                   f"{'disagreement' if second_model else 'closeness to a threshold'} -> {result.out}; "
                   f"labelling config: {result.label_config}", highlight=False)
@@ -266,7 +267,7 @@ def queue_import(export: Annotated[Path, typer.Argument(help="Label Studio JSON 
                  story_prefix: Annotated[str, typer.Option(help="story = prefix + id when the task has none.")] = "story-",
                  id_prefix: Annotated[str, typer.Option(help="id = prefix + task id when the task has none.")] = "ls-") -> None:
     """Turn a Label Studio export back into corpus lines that `scamlens data validate` accepts."""
-    from .labelling_queue import import_export
+    from .evaluation.queue import import_export
 
     path, written, skipped = import_export(export, out, labels, kind, register, story_prefix, id_prefix)
     console.print(f"{written} corpus line(s) -> {path}; {skipped} task(s) without a submitted annotation skipped",
@@ -287,7 +288,7 @@ def score_files(model: Annotated[str, typer.Argument(help="Model folder or model
                 evidence: Annotated[bool, typer.Option(help="Fill the evidence column.")] = True) -> None:
     """Score every row of JSONL/CSV/Parquet files into Parquet: score_<label> columns, predicted_labels,
     evidence and error (rows that cannot be scored keep null scores and say why)."""
-    from .scoring import score
+    from .batch import score
 
     score(model, input_path, output, engine=engine, text_column=text_column, batch_size=batch_size, master=master,
           evidence=evidence, ship_model=ship_model)

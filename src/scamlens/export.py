@@ -1,10 +1,11 @@
 """Exporting a model folder as a pip-installable package with a tiny `predict()` API.
 
 The wheel holds the model files (with their sha256 manifest), the model card as its README, a copy
-of the few scamlens modules needed to predict (so installing it never pulls scamlens's training
-dependencies) and an `__init__.py` of a few lines. It is built by hatchling through the standard
-PEP 517 interface. Its dependencies are exactly what the model kind needs: numpy and sentencex for the
-baseline; torch, transformers and safetensors as well for a transformer.
+of the `scamlens.runtime` subpackage, whole, as `<name>/_runtime/` (it imports nothing from the rest
+of scamlens, so installing the wheel never pulls scamlens's training dependencies) and an
+`__init__.py` of a few lines. It is built by hatchling through the standard PEP 517 interface. Its
+dependencies are what the model's kind declares: numpy and sentencex for the baseline; torch,
+transformers and safetensors as well for a transformer.
 """
 
 from __future__ import annotations
@@ -17,19 +18,12 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from .inference import load
-from .modelfolder import CARD_FILE, META_FILE
+from . import load
+from .kinds import get_kind
+from .runtime.errors import InputError
+from .runtime.folder import CARD_FILE, META_FILE
 
-PACKAGE_ROOT = Path(__file__).resolve().parent
-# The modules a loaded model needs, relative to the scamlens package; the classifier of the
-# model's kind is added per export. They import nothing from the rest of scamlens.
-RUNTIME_MODULES = ["inference.py", "chunking.py", "decision.py", "metrics.py", "atomic.py", "modelfolder.py",
-                   "classifiers/base.py"]
-KIND_MODULES = {"tfidf": ["classifiers/tfidf.py"], "transformer": ["classifiers/transformer.py", "classifiers/bert.py"]}
-KIND_DEPENDENCIES = {
-    "tfidf": ["numpy", "sentencex"],
-    "transformer": ["numpy", "sentencex", "torch", "transformers", "safetensors", "tokenizers"],
-}
+RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 INIT_TEMPLATE = '''\
@@ -40,7 +34,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from ._runtime.inference import Model, Prediction, load as _load
+from ._runtime import Model, Prediction, load as _load
 
 __version__ = "{version}"
 LABELS = {label_tuple!r}
@@ -102,18 +96,12 @@ def stage_package(model_folder: Path, name: str, version: str, staging: Path) ->
     kind = meta["kind"]
     package = staging / "src" / name
     shutil.copytree(model_folder, package / "model")
-    runtime = package / "_runtime"
-    for relative in RUNTIME_MODULES + KIND_MODULES[kind]:
-        target = runtime / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(PACKAGE_ROOT / relative, target)
-    (runtime / "__init__.py").write_text('"""Prediction code copied from scamlens at export time."""\n')
-    (runtime / "classifiers" / "__init__.py").write_text("")
+    shutil.copytree(RUNTIME_DIR, package / "_runtime", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     labels = ", ".join(meta["labels"])
     (package / "__init__.py").write_text(INIT_TEMPLATE.format(
         name=name, version=version, kind=kind, labels=labels, label_tuple=tuple(meta["labels"])))
     shutil.copy2(model_folder / CARD_FILE, staging / "README.md")
-    dependencies = [pinned(d) for d in KIND_DEPENDENCIES[kind]]
+    dependencies = [pinned(d) for d in get_kind(kind).requirements]
     (staging / "pyproject.toml").write_text(PYPROJECT_TEMPLATE.format(
         distribution=name.replace("_", "-"), name=name, version=version, kind=kind, labels=labels,
         dependencies=json.dumps(dependencies)))
@@ -132,7 +120,7 @@ def export_model(source: str | Path, name: str, version: str, out: str | Path = 
     from build import ProjectBuilder
 
     if not _NAME.match(name):
-        raise ValueError(f"package name {name!r} must be a lowercase Python identifier, e.g. scam_themes")
+        raise InputError(f"package name {name!r} must be a lowercase Python identifier, e.g. scam_themes")
     model = load(source)  # verifies the manifest: a damaged model is never exported
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ SCORE_PREFIX = "score_"
 
 class ScamlensPyfunc(PythonModel):
     def load_context(self, context) -> None:
-        from scamlens.inference import load
+        from scamlens.runtime import load
 
         self.model = load(context.artifacts["model"])
 

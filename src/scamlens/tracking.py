@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import RunConfig, TrackingConfig
+from .runtime.errors import ScamlensError
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -31,7 +32,7 @@ CHAMPION = "champion"
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 
 
-class TrackingError(RuntimeError):
+class TrackingError(ScamlensError, RuntimeError):
     """The tracking store cannot be reached or used."""
 
 
@@ -218,10 +219,11 @@ class Tracker:
 
 def _requirements(model_folder: Path) -> list[str]:
     from . import __version__
+    from .kinds import get_kind
+    from .runtime.classifier import read_classifier_record
 
-    kind = (model_folder / "classifier.json").read_text()
-    extra = "[transformer]" if '"transformer"' in kind else ""
-    return [f"scamlens{extra}=={__version__}"]
+    extra = get_kind(read_classifier_record(model_folder)["kind"]).extra
+    return [f"scamlens{f'[{extra}]' if extra else ''}=={__version__}"]
 
 
 @contextmanager

@@ -17,18 +17,18 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_dir
-from .classifiers.base import Classifier, LabelledTexts
-from .config import RunConfig, TfidfConfig, dump_config
-from .dataset import BuildResult, build_corpus
-from .decision import apply_thresholds, tune_thresholds
-from .labels import LabelSet, load_labels
-from .metrics import flatten_report, multilabel_report
+from .config import RunConfig, dump_config
+from .data.dataset import BuildResult, build_corpus
+from .data.labels import LabelSet, load_labels
+from .evaluation.metrics import flatten_report, multilabel_report
+from .kinds import TrainContext, get_kind
 from .modelcard import render_card
-from .modelfolder import BEST_DIR, CARD_FILE, CONFIG_FILE, LAST_DIR, META_FILE, write_manifest
+from .runtime.atomic import atomic_dir
+from .runtime.classifier import Classifier, LabelledTexts
+from .runtime.decision import apply_thresholds, tune_thresholds
+from .runtime.folder import BEST_DIR, CARD_FILE, CONFIG_FILE, LAST_DIR, META_FILE, write_manifest
 from .tracking import tracked_run
 
-CHECKPOINTS_DIR = "checkpoints"
 logger = logging.getLogger(__name__)
 
 
@@ -45,18 +45,9 @@ class TrainResult:
 
 
 def build_classifier(config: RunConfig, labels: LabelSet, resume: bool = False) -> Classifier:
-    """The untrained classifier a config describes."""
-    model = config.model
-    fields = model.model_dump(exclude={"kind", "chunking"})
-    chunking = {"max_tokens": model.chunking.max_tokens, "whole_text_words": model.chunking.whole_text_words}
-    if isinstance(model, TfidfConfig):
-        from .classifiers.tfidf import TfidfClassifier
-
-        return TfidfClassifier(labels.names, **fields, **chunking)
-    from .classifiers.transformer import TransformerClassifier
-
-    return TransformerClassifier(labels.names, **fields, **chunking, seed=config.seed,
-                                 checkpoint_dir=config.run_dir / CHECKPOINTS_DIR, resume=resume)
+    """The untrained classifier a config describes, built by its kind's trainer."""
+    kind = get_kind(config.model.kind)
+    return kind.build(config.model, labels.names, TrainContext(config.seed, config.run_dir, resume))
 
 
 def split_texts(build: BuildResult, split: str) -> LabelledTexts:
@@ -80,7 +71,7 @@ def tune_and_evaluate(classifier: Classifier, validation: LabelledTexts, test: L
 
 
 def library_versions(kind: str) -> dict[str, str]:
-    names = ["scamlens", "numpy", "scikit-learn"] + (["torch", "transformers"] if kind == "transformer" else [])
+    names = ["scamlens", *get_kind(kind).versions]
     versions = {"python": platform.python_version()}
     for name in names:
         try:
@@ -107,7 +98,7 @@ def train(config: RunConfig, resume: bool = False) -> TrainResult:
 
     Args:
         config: the validated run config.
-        resume: continue an interrupted run from its last checkpoint (transformer only).
+        resume: continue an interrupted run from its last checkpoint (kinds that checkpoint).
     """
     labels = load_labels(config.data.labels)
     with tracked_run(config) as tracker:

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_dir
-from .config import DataConfig
-from .corpus import CorpusError, Example, Problem, read_examples
+from ..config import DataConfig
+from ..runtime.atomic import atomic_dir
+from ..runtime.errors import MissingError
+from .corpus import Example, read_examples
 from .duplicates import find_near_duplicates
 from .labels import LabelSet
+from .reader import CorpusError, Problem
 from .splits import SPLITS, assign_splits
 
 BUILD_INFO = "scamlens_build.json"
@@ -102,6 +104,7 @@ def duplicate_problems(examples: list[Example], splits: list[str], threshold: fl
 def validate_corpus(cfg: DataConfig, labels: LabelSet) -> tuple[list[Example], list[str], list[Problem]]:
     """Read, split and check a corpus; returns every problem instead of raising."""
     examples, problems = read_examples(cfg, labels)
+    examples = [e for e in examples if not e.ambiguous]  # undecidable labels teach nothing
     splits = split_examples(examples, cfg, labels) if examples else []
     if examples:
         problems += duplicate_problems(examples, splits, cfg.near_duplicate_threshold)
@@ -171,5 +174,5 @@ def load_build(path: str | Path):
     path = Path(path)
     info_path = path / BUILD_INFO
     if not info_path.exists():
-        raise FileNotFoundError(f"{path}: not a scamlens dataset build ({BUILD_INFO} missing); run `scamlens data build`")
+        raise MissingError(f"{path}: not a scamlens dataset build ({BUILD_INFO} missing); run `scamlens data build`")
     return load_from_disk(str(path)), json.loads(info_path.read_text())

@@ -1,9 +1,10 @@
-"""TF-IDF baseline: word 1-2-gram and character n-gram features, one logistic regression per label.
+"""The TF-IDF baseline's predictor: word and character n-gram TF-IDF, one logistic regression per label.
 
-Training uses scikit-learn. Prediction does not: the fitted vocabularies, idf weights and
-coefficients are saved as plain JSON and a NumPy archive, and `score_texts` recomputes scikit-learn's
-exact analyzers and arithmetic, so a saved baseline cold-starts without importing scikit-learn or
-unpickling anything (tests check the scores equal scikit-learn's).
+Training (scikit-learn) lives in `scamlens.kinds.tfidf`. Prediction does not need it: the fitted
+vocabularies, idf weights and coefficients are saved as plain JSON and a NumPy archive, and
+`score_texts` recomputes scikit-learn's exact analyzers and arithmetic, so a saved baseline
+cold-starts without importing scikit-learn or unpickling anything (tests check the scores equal
+scikit-learn's).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Classifier, LabelledTexts, MetricsLogger
+from .classifier import Classifier
+from .errors import InputError
 
 VOCABULARY_FILE = "tfidf_vocabulary.json"
 ARRAYS_FILE = "tfidf_arrays.npz"
@@ -123,76 +125,26 @@ class _Space:
         return rows, cols, values
 
 
-class TfidfClassifier(Classifier):
+class TfidfPredictor(Classifier):
+    """Scores texts with fitted TF-IDF spaces and per-label coefficients (numpy only)."""
+
     kind = "tfidf"
 
-    def __init__(
-        self,
-        labels,
-        *,
-        word_ngrams: tuple[int, int] = (1, 2),
-        char_ngrams: tuple[int, int] = (2, 5),
-        min_df: int = 2,
-        max_df: float = 0.9,
-        max_word_features: int | None = 40000,
-        max_char_features: int | None = 80000,
-        sublinear_tf: bool = True,
-        C: float = 8.0,
-        class_weight: str | None = "balanced",
-        max_iter: int = 2000,
-        max_tokens: int = 80,
-        whole_text_words: int = 64,
-        chunk_long_texts: bool = True,
-    ):
+    def __init__(self, labels, params: dict[str, Any], max_tokens: int, whole_text_words: int,
+                 chunk_long_texts: bool = True):
         super().__init__(labels, max_tokens, whole_text_words, chunk_long_texts)
-        self.params = {
-            "word_ngrams": list(word_ngrams), "char_ngrams": list(char_ngrams), "min_df": min_df,
-            "max_df": max_df, "max_word_features": max_word_features, "max_char_features": max_char_features,
-            "sublinear_tf": sublinear_tf, "C": C, "class_weight": class_weight, "max_iter": max_iter,
-        }
+        self.params = dict(params)
         self._spaces: list[_Space] = []
         self.coef = np.zeros((len(self.labels), 0))
         self.intercept = np.zeros(len(self.labels))
 
-    # --- training ------------------------------------------------------------------------------
-    def fit(self, train: LabelledTexts, validation: LabelledTexts | None = None,
-            log_metrics: MetricsLogger | None = None) -> TfidfClassifier:
-        import scipy.sparse as sp
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
-
+    def set_spaces(self, vocabularies: list[dict[str, int]], idfs: list[np.ndarray]) -> None:
+        """The word and character feature spaces, in that order, from vocabularies and idf weights."""
         p = self.params
-        common = {"lowercase": True, "min_df": min(p["min_df"], len(train.texts)), "max_df": p["max_df"],
-                  "sublinear_tf": p["sublinear_tf"], "dtype": np.float64}
-        vectorizers = [
-            TfidfVectorizer(analyzer="word", ngram_range=tuple(p["word_ngrams"]),
-                            max_features=p["max_word_features"], **common),
-            TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(p["char_ngrams"]),
-                            max_features=p["max_char_features"], **common),
-        ]
-        features = sp.hstack([v.fit_transform(train.texts) for v in vectorizers]).tocsr()
-        estimators, coefs, intercepts = [], [], []
-        for j, name in enumerate(self.labels):
-            target = train.y[:, j].astype(int)
-            if target.min() == target.max():
-                raise ValueError(f"label {name!r} has only {'positive' if target[0] else 'negative'} "
-                                 "examples in the training split; a classifier cannot learn it")
-            model = LogisticRegression(C=p["C"], class_weight=p["class_weight"], max_iter=p["max_iter"])
-            model.fit(features, target)
-            estimators.append(model)
-            coefs.append(model.coef_[0])
-            intercepts.append(model.intercept_[0])
-        self.coef = np.vstack(coefs)
-        self.intercept = np.asarray(intercepts)
-        analyzers = [word_ngrams, char_wb_ngrams]
         self._spaces = [
-            _Space({t: int(i) for t, i in v.vocabulary_.items()}, v.idf_.astype(np.float64), a,
-                   v.ngram_range, p["sublinear_tf"])
-            for v, a in zip(vectorizers, analyzers, strict=True)
+            _Space(vocabularies[0], idfs[0], word_ngrams, p["word_ngrams"], p["sublinear_tf"]),
+            _Space(vocabularies[1], idfs[1], char_wb_ngrams, p["char_ngrams"], p["sublinear_tf"]),
         ]
-        # Kept in memory (never saved) so tests can compare against scikit-learn's own scores.
-        self.sklearn_parts_ = (vectorizers, estimators)
-        return self
 
     # --- prediction ----------------------------------------------------------------------------
     def decision_function(self, texts: list[str]) -> np.ndarray:
@@ -230,9 +182,9 @@ class TfidfClassifier(Classifier):
         return {"params": self.params, "files": [VOCABULARY_FILE, ARRAYS_FILE]}
 
     @classmethod
-    def _load_weights(cls, folder: Path, settings: dict[str, Any], device: str) -> TfidfClassifier:
-        params = dict(settings["params"])
-        classifier = cls(["_"], **{k: v for k, v in params.items()})
+    def _load_weights(cls, folder: Path, settings: dict[str, Any], device: str) -> TfidfPredictor:
+        # Labels and chunking are set by Classifier.load from classifier.json.
+        classifier = TfidfPredictor(["_"], settings["params"], 0, 0)
         vocabularies = json.loads((folder / VOCABULARY_FILE).read_text(encoding="utf-8"))
         # allow_pickle=False: a tampered archive can never execute code on load.
         with np.load(folder / ARRAYS_FILE, allow_pickle=False) as arrays:
@@ -240,13 +192,7 @@ class TfidfClassifier(Classifier):
             classifier.coef, classifier.intercept = arrays["coef"], arrays["intercept"]
         if len(vocabularies["word"]) != len(idf_word) or len(vocabularies["char"]) != len(idf_char) \
                 or classifier.coef.shape[1] != len(idf_word) + len(idf_char):
-            raise ValueError(f"{folder}: vocabulary and weight arrays do not match in size")
-        classifier._spaces = [
-            _Space({t: i for i, t in enumerate(vocabularies["word"])}, idf_word, word_ngrams,
-                   params["word_ngrams"], params["sublinear_tf"]),
-            _Space({t: i for i, t in enumerate(vocabularies["char"])}, idf_char, char_wb_ngrams,
-                   params["char_ngrams"], params["sublinear_tf"]),
-        ]
+            raise InputError(f"{folder}: vocabulary and weight arrays do not match in size")
+        classifier.set_spaces([{t: i for i, t in enumerate(vocabularies[name])} for name in ("word", "char")],
+                              [idf_word, idf_char])
         return classifier
-
-

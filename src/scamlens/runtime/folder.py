@@ -18,16 +18,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .errors import InputError, IntegrityError, MissingError
+
 META_FILE = "meta.json"
 CONFIG_FILE = "config.yaml"
 CARD_FILE = "README.md"
 MANIFEST_FILE = "manifest.json"
 BEST_DIR = "model-best"
 LAST_DIR = "model-last"
-
-
-class IntegrityError(RuntimeError):
-    """A model file is missing, changed or truncated since the manifest was written."""
 
 
 def _digest(path: Path) -> str:
@@ -82,21 +80,21 @@ def read_meta(folder: str | Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise FileNotFoundError(f"{folder}: not a scamlens model folder ({META_FILE} missing)") from None
+        raise MissingError(f"{folder}: not a scamlens model folder ({META_FILE} missing)") from None
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc.msg})") from None
+        raise InputError(f"{path}: not valid JSON ({exc.msg})") from None
 
 
 def find_model_folder(root: str | Path) -> Path:
     """The model folder at `root`, or the single one below it (an MLflow artifact tree)."""
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no such model folder")
+        raise MissingError(f"{root}: no such model folder")
     if (root / META_FILE).exists():
         return root
     candidates = sorted(p.parent for p in root.rglob(META_FILE) if (p.parent / "classifier.json").exists())
     if not candidates:
-        raise FileNotFoundError(f"{root}: not a scamlens model folder ({META_FILE} missing)")
+        raise MissingError(f"{root}: not a scamlens model folder ({META_FILE} missing)")
     if len(candidates) > 1:
-        raise FileNotFoundError(f"{root}: holds {len(candidates)} model folders; name one of them")
+        raise MissingError(f"{root}: holds {len(candidates)} model folders; name one of them")
     return candidates[0]

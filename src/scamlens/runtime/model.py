@@ -1,8 +1,8 @@
-"""Loading a trained model and predicting labels, scores and evidence.
+"""Loading a trained model folder and predicting labels, scores and evidence.
 
 This module imports neither mlflow, torch nor transformers for a baseline model: the classifier
-kind named in the folder decides what gets imported, and mlflow is imported only to resolve a
-``models:/`` URI.
+kind named in the folder decides what gets imported. ``models:/`` URIs are resolved above the
+runtime, by `scamlens.load`, so that nothing here (or in a wheel) imports mlflow.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from typing import Any, TypedDict
 
 import numpy as np
 
-from .classifiers.base import ChunkScores, Classifier
+from .classifier import ChunkScores, Classifier
 from .decision import apply_thresholds
-from .modelfolder import find_model_folder, read_meta, verify_manifest
+from .errors import InputError
+from .folder import find_model_folder, read_meta, verify_manifest
 
 MAX_EVIDENCE = 3
 
@@ -55,11 +56,11 @@ class Model:
         self.path = path
         self.labels: tuple[str, ...] = tuple(meta["labels"])
         if self.labels != classifier.labels:
-            raise ValueError(f"{path}: meta.json labels {list(self.labels)} differ from the classifier's "
+            raise InputError(f"{path}: meta.json labels {list(self.labels)} differ from the classifier's "
                              f"{list(classifier.labels)}")
         self.thresholds = np.asarray(meta["thresholds"], dtype=np.float32)
         if self.thresholds.shape != (len(self.labels),):
-            raise ValueError(f"{path}: expected {len(self.labels)} thresholds, got {meta['thresholds']!r}")
+            raise InputError(f"{path}: expected {len(self.labels)} thresholds, got {meta['thresholds']!r}")
 
     def __repr__(self) -> str:
         return f"Model(kind={self.meta.get('kind')!r}, labels={list(self.labels)}, path={str(self.path)!r})"
@@ -104,25 +105,20 @@ def _evidence(chunk_scores: ChunkScores, label: int, threshold: float) -> list[E
             for k in order if column[k] >= threshold]
 
 
-def load(source: str | Path, device: str = "cpu", verify: bool = True) -> Model:
-    """Load a model from a folder or a ``models:/<name>@<alias>`` / ``models:/<name>/<version>`` URI.
+def load(folder: str | Path, device: str = "cpu", verify: bool = True) -> Model:
+    """Load the model saved in `folder` (the one holding meta.json, or the single one below it).
 
     Args:
-        source: a model folder (the one holding meta.json) or an MLflow model registry URI.
+        folder: a model folder.
         device: "cpu" (default) or "cuda"/"cuda:N" for transformer models; nothing moves to a GPU
             unless asked for here.
         verify: check every file against the folder's sha256 manifest before loading.
     """
     if not (device == "cpu" or device == "cuda" or device.startswith("cuda:")):
-        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
-    if isinstance(source, str) and source.startswith(("models:/", "runs:/")):
-        from .tracking import download_model
-
-        folder = find_model_folder(download_model(source))
-    else:
-        folder = find_model_folder(Path(source))
+        raise InputError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    found = find_model_folder(Path(folder))
     if verify:
-        verify_manifest(folder)
-    meta = read_meta(folder)
-    classifier = Classifier.load(folder, device=device)
-    return Model(classifier, meta, folder)
+        verify_manifest(found)
+    meta = read_meta(found)
+    classifier = Classifier.load(found, device=device)
+    return Model(classifier, meta, found)

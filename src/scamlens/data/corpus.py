@@ -1,23 +1,24 @@
-"""Reading labelled corpora (JSONL, CSV, Parquet or a saved DatasetDict) into plain examples.
+"""Labelled rows (from the one reader, references resolved) into plain examples.
 
 Every problem is reported with the file, the line (or row) and the field, and reading collects all
-problems before failing so that one run of `scamlens data validate` shows everything to fix.
+problems before failing so that one run of `scamlens data validate` shows everything to fix. Rows
+marked ``"ambiguous": true`` are read (and validated) but flagged, so scores can leave them out.
 """
 
 from __future__ import annotations
 
-import csv
 import glob
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from .config import DataConfig
+from ..config import DataConfig
 from .labels import LabelSet
+from .reader import CorpusError, Problem, read_rows
+from .references import SOURCE, is_reference, resolve_references
 
-DATASET_MARKER = "dataset_dict.json"
+AMBIGUOUS = "ambiguous"
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Example:
     group: str
     extras: dict[str, str] = field(default_factory=dict)
     where: str = ""  # "file:line" of the source row, for messages
+    ambiguous: bool = False  # the labelling rules cannot decide it: left out of scores
 
     def canonical(self) -> str:
         """A stable one-line form of the example, the unit of the corpus fingerprint."""
@@ -38,27 +40,6 @@ class Example:
              "extras": self.extras},
             ensure_ascii=False, sort_keys=True,
         )
-
-
-@dataclass(frozen=True)
-class Problem:
-    where: str
-    field: str
-    message: str
-    severity: Literal["error", "warning"] = "error"
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.field}: {self.message}"
-
-
-class CorpusError(ValueError):
-    """The corpus has errors; `problems` lists them all."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        shown = "\n".join(f"  {p}" for p in problems[:20])
-        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        super().__init__(f"{len(problems)} problem(s) in the corpus:\n{shown}{more}")
 
 
 def resolve_sources(patterns: list[str]) -> list[Path]:
@@ -77,62 +58,6 @@ def resolve_sources(patterns: list[str]) -> list[Path]:
     return paths
 
 
-def _raw_rows(path: Path, cfg: DataConfig) -> Iterator[tuple[str, dict[str, Any] | Problem]]:
-    """Yield (where, row) pairs, or (where, Problem) for rows that cannot even be parsed."""
-    if path.is_dir():
-        if not (path / DATASET_MARKER).exists():
-            yield str(path), Problem(str(path), "source", f"a folder must be a saved DatasetDict ({DATASET_MARKER} missing)")
-            return
-        yield from _dataset_rows(path, cfg)
-        return
-    suffix = path.suffix.lower()
-    if suffix in {".jsonl", ".ndjson", ".json"}:
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                where = f"{path}:{number}"
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield where, Problem(where, "json", f"not valid JSON ({exc.msg} at column {exc.colno})")
-                    continue
-                if not isinstance(row, dict):
-                    yield where, Problem(where, "json", f"expected a JSON object, got {type(row).__name__}")
-                    continue
-                yield where, row
-    elif suffix == ".csv":
-        with path.open(encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle)
-            for row in reader:
-                where = f"{path}:{reader.line_num}"
-                labels = row.get(cfg.labels_column)
-                if isinstance(labels, str):
-                    row[cfg.labels_column] = [p.strip() for p in labels.split(cfg.labels_separator) if p.strip()]
-                yield where, row
-    elif suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        for number, row in enumerate(pq.read_table(path).to_pylist(), 1):
-            yield f"{path}:row {number}", row
-    else:
-        yield str(path), Problem(str(path), "source", f"unsupported file type {suffix!r} (use .jsonl, .csv or .parquet)")
-
-
-def _dataset_rows(path: Path, cfg: DataConfig) -> Iterator[tuple[str, dict[str, Any]]]:
-    from datasets import ClassLabel, load_from_disk
-
-    dataset_dict = load_from_disk(str(path))
-    for split_name, split in dataset_dict.items():
-        feature = split.features.get(cfg.labels_column)
-        inner = getattr(feature, "feature", None)
-        names = inner.names if isinstance(inner, ClassLabel) else None
-        for number, row in enumerate(split, 1):
-            if names is not None:
-                row[cfg.labels_column] = [names[i] for i in row[cfg.labels_column]]
-            yield f"{path}[{split_name}]:row {number}", row
-
-
 def _text_field(row: dict[str, Any], column: str, where: str, problems: list[Problem]) -> str | None:
     value = row.get(column)
     if value is None:
@@ -149,7 +74,12 @@ def _text_field(row: dict[str, Any], column: str, where: str, problems: list[Pro
 def _parse_row(row: dict[str, Any], where: str, number: int, cfg: DataConfig, labels: LabelSet,
                problems: list[Problem]) -> Example | None:
     before = len(problems)
-    text = _text_field(row, cfg.text_column, where, problems)
+    if row.get(cfg.text_column) is None and row.get(SOURCE) is None:
+        problems.append(Problem(where, cfg.text_column, f"missing (give {cfg.text_column}, or {SOURCE} and key "
+                                "to look it up under the text root)"))
+        text = None
+    else:
+        text = _text_field(row, cfg.text_column, where, problems)
     raw_labels = row.get(cfg.labels_column)
     label_names: list[str] = []
     if raw_labels is None:
@@ -184,10 +114,13 @@ def _parse_row(row: dict[str, Any], where: str, number: int, cfg: DataConfig, la
             problems.append(Problem(where, column, f"{value!r} is not one of {', '.join(allowed)}"))
         else:
             extras[column] = value
+    ambiguous = row.get(AMBIGUOUS, False)
+    if not isinstance(ambiguous, bool):
+        problems.append(Problem(where, AMBIGUOUS, f"expected true or false, got {ambiguous!r}"))
     if len(problems) > before:
         return None
     ordered = tuple(n for n in labels.names if n in set(label_names))
-    return Example(str(example_id), text, ordered, str(group), extras, where)
+    return Example(str(example_id), text, ordered, str(group), extras, where, ambiguous)
 
 
 def read_examples(cfg: DataConfig, labels: LabelSet) -> tuple[list[Example], list[Problem]]:
@@ -198,22 +131,28 @@ def read_examples(cfg: DataConfig, labels: LabelSet) -> tuple[list[Example], lis
         sources = resolve_sources(cfg.source)
     except CorpusError as exc:
         return [], exc.problems
-    first_seen: dict[str, str] = {}
-    number = 0
+    rows: list[tuple[str, dict[str, Any]]] = []
     for path in sources:
-        for where, row in _raw_rows(path, cfg):
-            number += 1
+        for where, row in read_rows(path, cfg.labels_column, cfg.labels_separator):
             if isinstance(row, Problem):
                 problems.append(row)
-                continue
-            example = _parse_row(row, where, number, cfg, labels, problems)
-            if example is None:
-                continue
-            if example.id in first_seen:
-                problems.append(Problem(where, cfg.id_column or "id", f"duplicate id {example.id!r} (first at {first_seen[example.id]})"))
-                continue
-            first_seen[example.id] = where
-            examples.append(example)
+            else:
+                rows.append((where, row))
+    unresolved = resolve_references(rows, cfg.text_root, cfg.text_column)
+    problems += unresolved
+    failed = {p.where for p in unresolved}
+    first_seen: dict[str, str] = {}
+    for number, (where, row) in enumerate(rows, 1):
+        if where in failed or (is_reference(row, cfg.text_column) and cfg.text_root is None):
+            continue  # already reported: the reference gave no text
+        example = _parse_row(row, where, number, cfg, labels, problems)
+        if example is None:
+            continue
+        if example.id in first_seen:
+            problems.append(Problem(where, cfg.id_column or "id", f"duplicate id {example.id!r} (first at {first_seen[example.id]})"))
+            continue
+        first_seen[example.id] = where
+        examples.append(example)
     if not examples and not any(p.severity == "error" for p in problems):
         problems.append(Problem(", ".join(cfg.source), "source", "no examples found"))
     return examples, problems

@@ -1,8 +1,12 @@
 """The one interface every scamlens classifier implements.
 
 A classifier maps texts to one score in [0, 1] per label. It knows nothing of thresholds: the decision
-rule lives in `scamlens.decision` and the thresholds in the model folder's meta.json. Long texts are
-split by the shared splitter (`scamlens.chunking`) and a text's score is the maximum over its chunks.
+rule lives in `decision.py` and the thresholds in the model folder's meta.json. Long texts are
+split by the shared splitter (`chunking.py`) and a text's score is the maximum over its chunks.
+
+Which class predicts a saved folder is decided by the folder's `classifier.json` "kind": the built-in
+kinds live in this subpackage (imported lazily, so loading a baseline never imports torch); any other
+kind is found through the `scamlens.kinds` entry points, whose objects carry a `predictor` class.
 """
 
 from __future__ import annotations
@@ -11,22 +15,24 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import import_module
+from importlib import import_module, metadata
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ..chunking import Chunk, split_text
+from .chunking import Chunk, split_text
+from .errors import InputError, MissingError
 
 CLASSIFIER_FILE = "classifier.json"
 
-# kind -> (module inside scamlens.classifiers, class name); imported lazily so that loading a
-# baseline never imports torch.
-KINDS: dict[str, tuple[str, str]] = {
-    "tfidf": ("tfidf", "TfidfClassifier"),
-    "transformer": ("transformer", "TransformerClassifier"),
+ENTRY_POINT_GROUP = "scamlens.kinds"
+# The predictors this subpackage ships: kind -> (module in this folder, class name).
+BUILTIN_PREDICTORS: dict[str, tuple[str, str]] = {
+    "tfidf": ("tfidf", "TfidfPredictor"),
+    "transformer": ("transformer", "TransformerPredictor"),
 }
+_REGISTERED: dict[str, type] = {}  # kinds registered in this process (scamlens.kinds.register_kind)
 
 MetricsLogger = Callable[[dict[str, float], int], None]
 
@@ -61,10 +67,17 @@ class Classifier(ABC):
         self.chunk_long_texts = chunk_long_texts
 
     # --- what each classifier implements -------------------------------------------------------
-    @abstractmethod
     def fit(self, train: LabelledTexts, validation: LabelledTexts | None = None,
             log_metrics: MetricsLogger | None = None) -> Classifier:
-        """Train on `train`; `validation` may drive early stopping. Returns self."""
+        """Train on `train`; `validation` may drive early stopping. Returns self.
+
+        Implemented by each kind's trainer (a subclass outside the runtime); a loaded model predicts only.
+        """
+        raise NotImplementedError(f"a loaded {self.kind} model predicts only; its kind's trainer fits it")
+
+    def set_num_threads(self, threads: int) -> None:
+        """Use at most `threads` CPU threads for prediction, where the kind can tell its library so."""
+        return None  # numpy-only kinds have nothing to tell
 
     @abstractmethod
     def score_texts(self, texts: list[str]) -> np.ndarray:
@@ -130,11 +143,11 @@ class Classifier(ABC):
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu") -> Classifier:
-        """Load whichever kind of classifier `folder` holds (on `cls` itself, the kind must match)."""
+        """Load whichever kind of classifier `folder` holds (on a subclass, the kind must match)."""
         folder = Path(folder)
         record = read_classifier_record(folder)
-        target = classifier_class(record["kind"])
-        if cls is not Classifier and not issubclass(target, cls):
+        target = predictor_class(record["kind"])
+        if cls is not Classifier and not issubclass(target, cls) and not issubclass(cls, target):
             raise TypeError(f"{folder} holds a {record['kind']} classifier, not {cls.__name__}")
         classifier = target._load_weights(folder, record["settings"], device)
         classifier.labels = tuple(record["labels"])
@@ -150,18 +163,46 @@ def read_classifier_record(folder: Path) -> dict[str, Any]:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise FileNotFoundError(f"{folder}: not a scamlens model folder ({CLASSIFIER_FILE} missing)") from None
+        raise MissingError(f"{folder}: not a scamlens model folder ({CLASSIFIER_FILE} missing)") from None
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc.msg})") from None
+        raise InputError(f"{path}: not valid JSON ({exc.msg})") from None
     missing = [k for k in ("kind", "labels", "chunking", "settings") if k not in record]
     if missing:
-        raise ValueError(f"{path}: missing field(s) {', '.join(missing)}")
+        raise InputError(f"{path}: missing field(s) {', '.join(missing)}")
     return record
 
 
-def classifier_class(kind: str) -> type[Classifier]:
-    if kind not in KINDS:
-        raise ValueError(f"unknown classifier kind {kind!r}; known kinds: {', '.join(KINDS)}")
-    module_name, class_name = KINDS[kind]
-    module = import_module(f"{__package__}.{module_name}")
-    return getattr(module, class_name)
+def register_predictor(kind: str, predictor: type | str) -> None:
+    """Make `kind` loadable in this process (what an entry point does for an installed package)."""
+    _REGISTERED[kind] = predictor
+
+
+def _entry_point_predictor(kind: str) -> type | None:
+    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name == kind and kind not in BUILTIN_PREDICTORS:
+            loaded = entry.load()
+            return _resolve(getattr(loaded, "predictor", loaded))
+    return None
+
+
+def _resolve(target: type | str) -> type:
+    """A class, or "module:attribute" imported (how a kind names its predictor without importing it)."""
+    if isinstance(target, str):
+        module_name, _, attribute = target.partition(":")
+        return getattr(import_module(module_name), attribute)
+    return target
+
+
+def predictor_class(kind: str) -> type[Classifier]:
+    """The class that loads and predicts with a saved classifier of `kind`."""
+    if kind in _REGISTERED:
+        return _resolve(_REGISTERED[kind])
+    if kind in BUILTIN_PREDICTORS:
+        module_name, class_name = BUILTIN_PREDICTORS[kind]
+        return getattr(import_module(f"{__package__}.{module_name}"), class_name)
+    found = _entry_point_predictor(kind)
+    if found is None:
+        known = sorted({*BUILTIN_PREDICTORS, *_REGISTERED})
+        raise InputError(f"unknown classifier kind {kind!r}; known kinds: {', '.join(known)} "
+                         f"(other kinds are installed as '{ENTRY_POINT_GROUP}' entry points)")
+    return found

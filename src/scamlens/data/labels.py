@@ -12,8 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..runtime.errors import ScamlensError
 
-class LabelError(ValueError):
+
+class LabelError(ScamlensError, ValueError):
     """A label name that the label set does not know, or a malformed label file."""
 
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from ..data.corpus import Example
+from ..runtime.decision import apply_thresholds
+from ..runtime.model import Model
 from .bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_samples, percentile_interval
-from .corpus import Example
-from .decision import apply_thresholds
-from .inference import Model
 from .metrics import multilabel_report
 
 COMPARE_JSON = "compare.json"
@@ -144,26 +144,31 @@ def compare_scores(labels: tuple[str, ...], examples: list[Example], y_true: np.
 
 
 def compare_models(model_a: str | Path | Model, model_b: str | Path | Model, data: str = "test",
-                   resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> dict[str, Any]:
+                   resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
+                   text_root: str | Path | None = None, force: bool = False) -> dict[str, Any]:
     """Both models on the same labelled data (a split of model A's corpus, or a file).
 
     Args:
         model_a, model_b: model folders, ``models:/`` URIs or loaded models with the same labels.
         data: a split name of model A's corpus or a labelled file.
         resamples, seed: the paired bootstrap for the F1 differences.
+        text_root: the folder that a labelled file's `source` references are relative to.
+        force: use a rebuilt split whose corpus fingerprint differs from model A's (noted).
     """
-    from .evaluation import labelled_examples
-    from .inference import load
-    from .labels import LabelSet
+    from .. import load
+    from ..data.labels import LabelSet
+    from ..runtime.errors import InputError
+    from .labelled import evaluation_data
 
     a = model_a if isinstance(model_a, Model) else load(model_a)
     b = model_b if isinstance(model_b, Model) else load(model_b)
     if a.labels != b.labels:
-        raise ValueError(f"the models predict different labels: {list(a.labels)} and {list(b.labels)}")
-    examples = labelled_examples(a, data)
+        raise InputError(f"the models predict different labels: {list(a.labels)} and {list(b.labels)}")
+    data_set = evaluation_data(a, data, text_root, force)
+    examples = data_set.examples
     texts = [e.text for e in examples]
     y_true = LabelSet(a.labels).encode_many([e.labels for e in examples]).astype(bool)
-    notes = []
+    notes = list(data_set.notes)
     fingerprints = (a.meta.get("corpus_fingerprint"), b.meta.get("corpus_fingerprint"))
     if data in {"train", "validation", "test"} and fingerprints[0] != fingerprints[1]:
         notes.append(f"'{data}' is the split of model A's corpus; model B was trained on another corpus "
@@ -171,7 +176,8 @@ def compare_models(model_a: str | Path | Model, model_b: str | Path | Model, dat
     result = compare_scores(a.labels, examples, y_true, a.predict_proba(texts), b.predict_proba(texts),
                             a.thresholds, b.thresholds, resamples, seed)
     return {"models": {"a": _describe(a), "b": _describe(b)}, "labels": list(a.labels),
-            "data": {"source": data, "examples": len(examples)}, **result, "notes": notes}
+            "data": {"source": data, "examples": len(examples), "left_out_ambiguous": data_set.left_out},
+            **result, "notes": notes}
 
 
 def _p(value: float) -> str:
@@ -244,12 +250,13 @@ def write_comparison(comparison: dict[str, Any], out: str | Path) -> Path:
 
 
 def compare_to_folder(model_a: str | Path, model_b: str | Path, data: str = "test", out: str | Path | None = None,
-                      resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> tuple[dict[str, Any], Path]:
+                      resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED, text_root: str | Path | None = None,
+                      force: bool = False) -> tuple[dict[str, Any], Path]:
     """The plain function behind `scamlens compare`: compare, then write compare.json and compare.md."""
-    from .inference import load
+    from .. import load
 
     a = model_a if isinstance(model_a, Model) else load(model_a)
     b = model_b if isinstance(model_b, Model) else load(model_b)
-    comparison = compare_models(a, b, data, resamples, seed)
+    comparison = compare_models(a, b, data, resamples, seed, text_root, force)
     folder = write_comparison(comparison, out if out is not None else default_compare_dir(model_a, a, b, data))
     return comparison, folder

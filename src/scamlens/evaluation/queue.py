@@ -21,10 +21,11 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
-from .comparison import disagreement_order
-from .decision import apply_thresholds
-from .inference import Model
-from .labels import LabelSet
+from ..data.labels import LabelSet
+from ..runtime.decision import apply_thresholds
+from ..runtime.errors import InputError
+from ..runtime.model import Model
+from .compare import disagreement_order
 
 FROM_NAME = "labels"  # the Choices control's name in the labelling config
 TO_NAME = "text"  # the Text object's name, fed from the task's data.text
@@ -47,30 +48,34 @@ class QueueResult:
 
 
 # --- reading unlabelled texts -------------------------------------------------------------------
-def read_unlabelled(path: str | Path) -> list[dict[str, Any]]:
-    """JSONL records with a "text" string (other fields are kept); blank texts are skipped.
+def read_unlabelled(path: str | Path, text_root: str | Path | None = None) -> list[dict[str, Any]]:
+    """Records with a "text" string, or with source + key resolved under `text_root` (other fields
+    are kept); blank texts are skipped. JSONL (.gz too), CSV or Parquet, through the one reader.
 
     A record without "id" gets "<file stem>-<line>". Errors name file:line: field.
     """
+    from ..data.reader import CorpusError, Problem, read_rows
+    from ..data.references import resolve_references
+
     path = Path(path)
+    rows, problems = [], []
+    for where, row in read_rows(path):
+        (problems.append(row) if isinstance(row, Problem) else rows.append((where, row)))
+    problems += resolve_references(rows, text_root)
+    failed = {p.where for p in problems}
     records = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{where}: json: not valid JSON ({exc.msg} at column {exc.colno})") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{where}: json: expected a JSON object, got {type(record).__name__}")
-            if not isinstance(record.get("text"), str):
-                raise ValueError(f"{where}: text: missing or not a string")
-            if not record["text"].strip():
-                continue
-            record["id"] = str(record.get("id", f"{path.stem}-{number}"))
-            records.append(record)
+    for where, record in rows:
+        if where in failed:
+            continue
+        if not isinstance(record.get("text"), str):
+            problems.append(Problem(where, "text", "missing or not a string"))
+            continue
+        if not record["text"].strip():
+            continue
+        record["id"] = str(record.get("id", f"{path.stem}-{where.rsplit(':', 1)[-1].removeprefix('row ')}"))
+        records.append(record)
+    if problems:
+        raise CorpusError(problems)
     return records
 
 
@@ -89,7 +94,7 @@ def uncertainty_order(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
 # --- Label Studio tasks -------------------------------------------------------------------------
 def model_version(model: Model) -> str:
     """What Label Studio shows as the prediction's source: run name, folder and MLflow run."""
-    from .comparison import model_label
+    from .compare import model_label
 
     run_id = (model.meta.get("mlflow") or {}).get("run_id")
     return model_label(model) + (f" ({run_id[:12]})" if run_id else "")
@@ -125,7 +130,7 @@ def build_tasks(model: Model, records: list[dict[str, Any]], second: Model | Non
                 limit: int = DEFAULT_LIMIT) -> list[dict[str, Any]]:
     """The `limit` records most worth labelling, as Label Studio tasks with pre-annotations."""
     if second is not None and second.labels != model.labels:
-        raise ValueError(f"the models predict different labels: {list(model.labels)} and {list(second.labels)}")
+        raise InputError(f"the models predict different labels: {list(model.labels)} and {list(second.labels)}")
     texts = [r["text"] for r in records]
     scores = model.predict_proba(texts) if texts else np.zeros((0, len(model.labels)), np.float32)
     if second is None:
@@ -180,11 +185,11 @@ def write_tasks(tasks: list[dict[str, Any]], out: str | Path) -> Path:
 
 def _label_set(model: Model) -> LabelSet:
     """The model's labels with their definitions when the model's labels file is at hand."""
-    from .evaluation import _model_config
-    from .labels import LabelError, load_labels
+    from ..data.labels import LabelError, load_labels
+    from .labelled import model_config
 
     try:
-        loaded = load_labels(_model_config(model).data.labels)
+        loaded = load_labels(model_config(model).data.labels)
     except (LabelError, OSError, ValueError):
         return LabelSet(model.labels)
     return loaded if loaded.names == model.labels else LabelSet(model.labels)
@@ -192,7 +197,7 @@ def _label_set(model: Model) -> LabelSet:
 
 def queue_to_files(model: str | Path | Model, data: str | Path, out: str | Path,
                    second_model: str | Path | Model | None = None, limit: int = DEFAULT_LIMIT,
-                   config_out: str | Path | None = None) -> QueueResult:
+                   config_out: str | Path | None = None, text_root: str | Path | None = None) -> QueueResult:
     """The plain function behind `scamlens queue`.
 
     Args:
@@ -202,14 +207,15 @@ def queue_to_files(model: str | Path | Model, data: str | Path, out: str | Path,
         second_model: rank by disagreement with this model instead of by uncertainty.
         limit: how many tasks to write.
         config_out: the labelling config; default `<out without suffix>.label_config.xml`.
+        text_root: the folder that `source` references in `data` are relative to.
     """
-    from .inference import load
+    from .. import load
 
     first = model if isinstance(model, Model) else load(model)
     second = None
     if second_model is not None:
         second = second_model if isinstance(second_model, Model) else load(second_model)
-    records = read_unlabelled(data)
+    records = read_unlabelled(data, text_root)
     tasks = build_tasks(first, records, second, limit)
     out = write_tasks(tasks, out)
     config_path = Path(config_out) if config_out else out.with_name(out.stem + LABEL_CONFIG_SUFFIX)
@@ -226,7 +232,7 @@ def read_export(path: str | Path) -> list[dict[str, Any]]:
         try:
             tasks = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{exc.lineno}: json: not valid JSON ({exc.msg})") from None
+            raise InputError(f"{path}:{exc.lineno}: json: not valid JSON ({exc.msg})") from None
     else:
         tasks = []
         for number, line in enumerate(text.splitlines(), 1):
@@ -234,10 +240,10 @@ def read_export(path: str | Path) -> list[dict[str, Any]]:
                 try:
                     tasks.append(json.loads(line))
                 except json.JSONDecodeError as exc:
-                    raise ValueError(f"{path}:{number}: json: not valid JSON ({exc.msg})") from None
+                    raise InputError(f"{path}:{number}: json: not valid JSON ({exc.msg})") from None
     for k, task in enumerate(tasks):
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
-            raise ValueError(f"{path}: task {k}: expected an object with a 'data' object")
+            raise InputError(f"{path}: task {k}: expected an object with a 'data' object")
     return tasks
 
 
@@ -282,10 +288,10 @@ def export_to_lines(tasks: list[dict[str, Any]], labels: LabelSet, kind: str = D
         name = f"{where}: task {task.get('id', k)}"
         text = data.get(TO_NAME)
         if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"{name}: data.{TO_NAME}: missing or empty")
+            raise InputError(f"{name}: data.{TO_NAME}: missing or empty")
         unknown = [c for c in choices if c not in labels.names]
         if unknown:
-            raise ValueError(f"{name}: unknown label(s) {unknown} (known: {', '.join(labels.names)})")
+            raise InputError(f"{name}: unknown label(s) {unknown} (known: {', '.join(labels.names)})")
         example_id = str(data["id"]) if data.get("id") not in (None, "") else f"{id_prefix}{task.get('id', k + 1)}"
         lines.append({
             "id": example_id,
@@ -302,7 +308,7 @@ def import_export(export: str | Path, out: str | Path, labels: str | Path | Labe
                   kind: str = DEFAULT_KIND, register: str = DEFAULT_REGISTER,
                   story_prefix: str = DEFAULT_STORY_PREFIX, id_prefix: str = DEFAULT_ID_PREFIX) -> tuple[Path, int, int]:
     """The plain function behind `scamlens queue-import`: (output file, lines written, tasks skipped)."""
-    from .labels import load_labels
+    from ..data.labels import load_labels
 
     label_set = labels if isinstance(labels, LabelSet) else load_labels(labels)
     lines, skipped = export_to_lines(read_export(export), label_set, kind, register, story_prefix, id_prefix,

