@@ -29,7 +29,8 @@ def model_folder(source: str | Path) -> Path:
     return Path(source)
 
 
-def load(source: str | Path, device: str = "cpu", verify: bool = True) -> Model:
+def load(source: str | Path, device: str = "cpu", verify: bool = True, pooling: str | None = None,
+         pooling_k: int | None = None, fast_path: str | None = None) -> Model:
     """Load a model from a folder or a ``models:/<name>@<alias>`` / ``models:/<name>/<version>`` URI.
 
     Args:
@@ -37,5 +38,9 @@ def load(source: str | Path, device: str = "cpu", verify: bool = True) -> Model:
         device: "cpu" (default) or "cuda"/"cuda:N" for transformer models; nothing moves to a GPU
             unless asked for here.
         verify: check every file against the folder's sha256 manifest before loading.
+        pooling: override how long documents' window scores are pooled ("max", "mean_top_k",
+            "noisy_or"; `pooling_k` for mean_top_k) without retraining.
+        fast_path: override the CPU fast path chosen at load ("auto", "none", "int8", "bf16").
     """
-    return load_folder(model_folder(source), device=device, verify=verify)
+    return load_folder(model_folder(source), device=device, verify=verify, pooling=pooling, pooling_k=pooling_k,
+                       fast_path=fast_path)

@@ -7,7 +7,7 @@ Relative paths in a config are resolved against the current working directory, l
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator
@@ -104,12 +104,27 @@ class TrackingConfig(Strict):
     registered_model: str | None = "scamlens"
 
 
+class DecisionConfig(Strict):
+    """How scores become decisions; fitted on the written validation split after the classifier."""
+
+    # Per-label calibration of the classifier's scores, applied before thresholds (runtime/calibration.py).
+    calibration: Literal["none", "temperature", "isotonic"] = "none"
+    # max_f1: per-label threshold maximising validation F1. precision_target: the lowest threshold whose
+    # validation precision reaches precision_target (max-F1 where none does, with a warning).
+    policy: Literal["max_f1", "precision_target"] = "max_f1"
+    precision_target: float = Field(0.9, gt=0, le=1)
+    # How a long document's window scores combine (runtime/pooling.py); load(..., pooling=) overrides it.
+    pooling: Literal["max", "mean_top_k", "noisy_or"] = "max"
+    pooling_k: int = Field(2, ge=1)
+
+
 class RunConfig(Strict):
     name: str = "baseline"
     seed: int = 13
     output_dir: str = "train"
     data: DataConfig = Field(default_factory=DataConfig)
     model: SerializeAsAny[KindConfig] = Field(default_factory=_default_model)
+    decision: DecisionConfig = Field(default_factory=DecisionConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     @field_validator("tracking", mode="before")

@@ -40,14 +40,16 @@ forced criminality; routing them to analysts who read the evidence before acting
 Macro F1 {macro_f1:.3f} · micro F1 {micro_f1:.3f} · subset accuracy {subset_accuracy:.3f} ·
 Hamming loss {hamming_loss:.3f} (validation macro F1 {val_macro_f1:.3f}).
 
+## Decisions
+{decisions}
+
 ## Settings
 {settings}
 
 ## Limits
 - English only; trained on news register. Headlines, sentences, paragraphs and articles were seen.
-- Long texts are scored in chunks of at most {max_tokens} tokens; a text's score is its best chunk's.
-- Thresholds were tuned on the validation split to maximise F1 per label; move them for more
-  precision or recall.
+- Long texts are scored in chunks of at most {max_tokens} tokens; a text's score pools its chunks' ({pooling}).
+- Thresholds were tuned on the validation split ({policy}); move them for more precision or recall.
 
 ## How to use
 ```python
@@ -59,6 +61,31 @@ prediction["labels"], prediction["scores"], prediction["evidence"]
 ```
 Versions: {versions}. MLflow run: `{run_id}`.
 """
+
+
+POLICY_WORDS = {
+    "max_f1": "per label, the threshold that maximises validation F1",
+    "precision_target": "per label, the lowest threshold whose validation precision reaches {target:.2f}",
+}
+POOLING_WORDS = {"max": "the best chunk's score", "mean_top_k": "the mean of the {k} best chunks",
+                 "noisy_or": "noisy-OR over all chunks: 1 - prod(1 - s)"}
+
+
+def _decision_parts(meta: dict[str, Any]) -> tuple[str, str, str]:
+    """(policy words, pooling words, the Decisions section) from meta.json's "decision" record."""
+    decision = meta.get("decision") or {}
+    name = decision.get("name", "max_f1")
+    policy = POLICY_WORDS.get(name, name).format(target=decision.get("precision_target") or 0.0)
+    pooling_record = decision.get("pooling") or {"method": "max", "k": 2}
+    pooling = POOLING_WORDS.get(pooling_record["method"], pooling_record["method"]).format(k=pooling_record.get("k"))
+    lines = [f"- Thresholds: {policy}.", f"- Calibration (fitted on the validation split, applied before "
+             f"thresholds): `{decision.get('calibration', 'none')}`.", f"- Pooling of long texts' chunks: {pooling}."]
+    if decision.get("fell_back_to_max_f1"):
+        lines.append("- No threshold reached the precision target for "
+                     + ", ".join(f"`{n}`" for n in decision["fell_back_to_max_f1"]) + ": max-F1 used there.")
+    for key, value in sorted((meta.get("classifier") or {}).items()):
+        lines.append(f"- {key}: {value}")
+    return policy, pooling, "\n".join(lines)
 
 
 def render_card(meta: dict[str, Any], definitions: dict[str, str]) -> str:
@@ -77,12 +104,14 @@ def render_card(meta: dict[str, Any], definitions: dict[str, str]) -> str:
     train_positives = ", ".join(f"{n} {train_counts.get(n, 0)}" for n in labels)
     settings = meta.get("settings", {})
     setting_lines = "\n".join(f"- `{k}`: {v}" for k, v in sorted(settings.items())) or "- (defaults)"
+    policy, pooling, decisions = _decision_parts(meta)
     return _TEMPLATE.format(
         name=meta.get("name", "model"), kind=meta["kind"], label_table=label_table,
         fingerprint=meta.get("corpus_fingerprint", "unknown"), split_counts=split_counts,
         train_positives=train_positives, metric_rows="\n".join(rows), macro_f1=test["macro_f1"],
         micro_f1=test["micro_f1"], subset_accuracy=test["subset_accuracy"], hamming_loss=test["hamming_loss"],
-        val_macro_f1=validation["macro_f1"], settings=setting_lines,
+        val_macro_f1=validation["macro_f1"], settings=setting_lines, decisions=decisions, policy=policy,
+        pooling=pooling,
         max_tokens=meta.get("chunking", {}).get("max_tokens", "?"),
         versions=", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
         run_id=meta.get("mlflow", {}).get("run_id") or "not tracked",

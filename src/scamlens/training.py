@@ -17,15 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from .config import RunConfig, dump_config
+from .config import DecisionConfig, RunConfig, dump_config
 from .data.dataset import BuildResult, build_corpus
 from .data.labels import LabelSet, load_labels
+from .decisions import Decision, decide
 from .evaluation.metrics import flatten_report, multilabel_report
 from .kinds import TrainContext, get_kind
 from .modelcard import render_card
 from .runtime.atomic import atomic_dir
+from .runtime.calibration import write_calibration
 from .runtime.classifier import Classifier, LabelledTexts
-from .runtime.decision import apply_thresholds, tune_thresholds
+from .runtime.decision import apply_thresholds
 from .runtime.folder import BEST_DIR, CARD_FILE, CONFIG_FILE, LAST_DIR, META_FILE, write_manifest
 from .tracking import tracked_run
 
@@ -47,7 +49,10 @@ class TrainResult:
 def build_classifier(config: RunConfig, labels: LabelSet, resume: bool = False) -> Classifier:
     """The untrained classifier a config describes, built by its kind's trainer."""
     kind = get_kind(config.model.kind)
-    return kind.build(config.model, labels.names, TrainContext(config.seed, config.run_dir, resume))
+    classifier = kind.build(config.model, labels.names, TrainContext(config.seed, config.run_dir, resume, config.decision))
+    # Before fit: validation scores during training (early stopping) pool as the saved model will.
+    classifier.set_pooling(config.decision.pooling, config.decision.pooling_k)
+    return classifier
 
 
 def split_texts(build: BuildResult, split: str) -> LabelledTexts:
@@ -60,14 +65,21 @@ def evaluate_scores(y_true: np.ndarray, scores: np.ndarray, thresholds: np.ndarr
 
 
 def tune_and_evaluate(classifier: Classifier, validation: LabelledTexts, test: LabelledTexts,
-                      labels: LabelSet) -> tuple[np.ndarray, dict[str, dict]]:
-    """Thresholds tuned on validation, and the metrics they give on validation and test."""
+                      labels: LabelSet, decision: DecisionConfig | None = None) -> tuple[Decision, dict[str, dict]]:
+    """Calibration and thresholds fitted on validation, and the metrics they give on validation and test."""
     validation_scores = classifier.predict_proba(validation.texts)
-    thresholds = tune_thresholds(validation.y, validation_scores)
-    return thresholds, {
-        "validation": evaluate_scores(validation.y, validation_scores, thresholds, labels),
-        "test": evaluate_scores(test.y, classifier.predict_proba(test.texts), thresholds, labels),
+    fitted = decide(validation.y, validation_scores, decision or DecisionConfig(), labels.names)
+    test_scores = fitted.calibrated(classifier.predict_proba(test.texts))
+    return fitted, {
+        "validation": evaluate_scores(validation.y, fitted.calibrated(validation_scores), fitted.thresholds, labels),
+        "test": evaluate_scores(test.y, test_scores, fitted.thresholds, labels),
     }
+
+
+def decision_meta(classifier: Classifier, fitted: Decision) -> dict[str, Any]:
+    """meta.json's thresholds and how they were chosen (policy, calibration, pooling)."""
+    return {"thresholds": [float(t) for t in fitted.thresholds],
+            "decision": {**fitted.policy, "pooling": dict(classifier.pooling)}}
 
 
 def library_versions(kind: str) -> dict[str, str]:
@@ -82,10 +94,12 @@ def library_versions(kind: str) -> dict[str, str]:
 
 
 def write_model_folder(classifier: Classifier, meta: dict[str, Any], config: RunConfig, labels: LabelSet,
-                       target: Path) -> Path:
+                       target: Path, calibration: dict[str, Any] | None = None) -> Path:
     """Save a complete, self-describing model folder atomically (with its sha256 manifest)."""
     with atomic_dir(target) as staging:
         classifier.save(staging)
+        if calibration is not None and calibration.get("method", "none") != "none":
+            write_calibration(staging, calibration)
         (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         (staging / CONFIG_FILE).write_text(dump_config(config), encoding="utf-8")
         (staging / CARD_FILE).write_text(render_card(meta, labels.definitions), encoding="utf-8")
@@ -114,19 +128,20 @@ def train(config: RunConfig, resume: bool = False) -> TrainResult:
         classifier.fit(train_set, validation, log_metrics=lambda m, step: tracker.log_metrics(m, step))
         train_seconds = time.perf_counter() - started
         logger.info("trained in %.1f s; tuning thresholds and scoring the test split", train_seconds)
-        thresholds, reports = tune_and_evaluate(classifier, validation, test, labels)
+        fitted, reports = tune_and_evaluate(classifier, validation, test, labels, config.decision)
         tracker.log_metrics({"train_seconds": train_seconds, **flatten_report(reports["validation"], "val_"),
                              **flatten_report(reports["test"], "test_")})
         meta = {
             "name": config.name,
             "kind": config.model.kind,
             "labels": list(labels.names),
-            "thresholds": [float(t) for t in thresholds],
+            **decision_meta(classifier, fitted),
             "metrics": reports,
             "corpus_fingerprint": build.fingerprint,
             "data": build.info(config.data),
             "chunking": config.model.chunking.model_dump(),
             "settings": {k: v for k, v in config.model.model_dump(mode="json").items() if k not in {"kind", "chunking"}},
+            "classifier": classifier.describe(),
             "train_seconds": round(train_seconds, 2),
             "versions": library_versions(config.model.kind),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -134,15 +149,16 @@ def train(config: RunConfig, resume: bool = False) -> TrainResult:
                        "registered_model": config.tracking.registered_model if tracker.enabled else None},
         }
         run_dir = config.run_dir
-        best_dir = write_model_folder(classifier, meta, config, labels, run_dir / BEST_DIR)
+        best_dir = write_model_folder(classifier, meta, config, labels, run_dir / BEST_DIR, fitted.calibration)
         # Classifiers that restore their best epoch (early stopping) also offer the final one.
         last = classifier.last_epoch_classifier() if hasattr(classifier, "last_epoch_classifier") else None
         if last is None:
-            write_model_folder(classifier, meta, config, labels, run_dir / LAST_DIR)
+            write_model_folder(classifier, meta, config, labels, run_dir / LAST_DIR, fitted.calibration)
         else:
-            last_thresholds, last_reports = tune_and_evaluate(last, validation, test, labels)
-            last_meta = {**meta, "thresholds": [float(t) for t in last_thresholds], "metrics": last_reports}
-            write_model_folder(last, last_meta, config, labels, run_dir / LAST_DIR)
+            last_fitted, last_reports = tune_and_evaluate(last, validation, test, labels, config.decision)
+            last_meta = {**meta, **decision_meta(last, last_fitted), "metrics": last_reports,
+                         "classifier": last.describe()}
+            write_model_folder(last, last_meta, config, labels, run_dir / LAST_DIR, last_fitted.calibration)
         tracker.log_files(best_dir, [META_FILE, CONFIG_FILE, CARD_FILE])
         version = tracker.log_model(best_dir, labels.names, validation.texts[:2])
     return TrainResult(run_dir, best_dir, reports, meta["thresholds"], train_seconds, build.fingerprint,

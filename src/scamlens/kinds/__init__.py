@@ -33,6 +33,7 @@ class TrainContext:
     seed: int
     run_dir: Path  # the run's output folder; a trainer may keep checkpoints below it
     resume: bool = False
+    decision: Any = None  # the run's DecisionConfig (policy, calibration), for kinds that tune on validation
 
 
 # trainer(config, labels, context) -> an untrained Classifier whose fit() trains it

@@ -2,7 +2,8 @@
 
 A classifier maps texts to one score in [0, 1] per label. It knows nothing of thresholds: the decision
 rule lives in `decision.py` and the thresholds in the model folder's meta.json. Long texts are
-split by the shared splitter (`chunking.py`) and a text's score is the maximum over its chunks.
+split by the shared splitter (`chunking.py`) and a text's score pools its chunks' scores
+(`pooling.py`: the maximum unless the folder says otherwise).
 
 Which class predicts a saved folder is decided by the folder's `classifier.json` "kind": the built-in
 kinds live in this subpackage (imported lazily, so loading a baseline never imports torch); any other
@@ -23,6 +24,7 @@ import numpy as np
 
 from .chunking import Chunk, split_text
 from .errors import InputError, MissingError
+from .pooling import Pooling, make_pooling, pool
 
 CLASSIFIER_FILE = "classifier.json"
 
@@ -59,12 +61,16 @@ class Classifier(ABC):
     """fit / predict_proba / save / load, shared by the TF-IDF baseline and the transformer."""
 
     kind: ClassVar[str]
+    # Whether the chunk scores of `score_documents` are on this classifier's own scale, so the
+    # model's calibration applies to them (an ensemble's chunks carry its members' calibrated scores).
+    chunks_on_own_scale: ClassVar[bool] = True
 
     def __init__(self, labels: Sequence[str], max_tokens: int, whole_text_words: int, chunk_long_texts: bool = True):
         self.labels = tuple(labels)
         self.max_tokens = max_tokens
         self.whole_text_words = whole_text_words
         self.chunk_long_texts = chunk_long_texts
+        self.pooling: Pooling = make_pooling()
 
     # --- what each classifier implements -------------------------------------------------------
     def fit(self, train: LabelledTexts, validation: LabelledTexts | None = None,
@@ -78,6 +84,19 @@ class Classifier(ABC):
     def set_num_threads(self, threads: int) -> None:
         """Use at most `threads` CPU threads for prediction, where the kind can tell its library so."""
         return None  # numpy-only kinds have nothing to tell
+
+    def set_pooling(self, method: str, k: int | None = None) -> None:
+        """Pool a document's window scores by `method` (see pooling.py) from now on."""
+        self.pooling = make_pooling(method, k)
+
+    def set_fast_path(self, mode: str) -> None:
+        """Run CPU inference as `mode`; kinds without fast variants accept only "auto" and "none"."""
+        if mode not in ("auto", "none", "fp32"):
+            raise InputError(f"a {self.kind} model has no fast path {mode!r}; only transformer models have fast paths")
+
+    def describe(self) -> dict[str, Any]:
+        """What was learned or chosen besides the weights, for meta.json, the card and `scamlens info`."""
+        return {}
 
     @abstractmethod
     def score_texts(self, texts: list[str]) -> np.ndarray:
@@ -118,15 +137,22 @@ class Classifier(ABC):
             cursor += len(chunks)
         return out
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Per text and label, the maximum score over the text's chunks; blank texts score 0."""
+    def score_documents(self, texts: Sequence[str]) -> tuple[np.ndarray, list[ChunkScores | None]]:
+        """Per text and label, its chunks' scores pooled; and each text's chunks (None for a blank text,
+        which scores 0)."""
         result = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        chunks: list[ChunkScores | None] = [None] * len(texts)
         live = [i for i, t in enumerate(texts) if t.strip()]
         if not live:
-            return result
+            return result, chunks
         for i, scored in zip(live, self.score_chunks([texts[i] for i in live]), strict=True):
-            result[i] = scored.scores.max(axis=0)
-        return result
+            result[i] = pool(scored.scores, self.pooling)
+            chunks[i] = scored
+        return result, chunks
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Per text and label, its chunks' scores pooled (the maximum by default); blank texts score 0."""
+        return self.score_documents(texts)[0]
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
@@ -137,6 +163,7 @@ class Classifier(ABC):
             "labels": list(self.labels),
             "chunking": {"max_tokens": self.max_tokens, "whole_text_words": self.whole_text_words,
                          "chunk_long_texts": self.chunk_long_texts},
+            "pooling": dict(self.pooling),
             "settings": settings,
         }
         (folder / CLASSIFIER_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
@@ -155,6 +182,9 @@ class Classifier(ABC):
         classifier.max_tokens = chunking["max_tokens"]
         classifier.whole_text_words = chunking["whole_text_words"]
         classifier.chunk_long_texts = chunking["chunk_long_texts"]
+        # Folders saved before pooling was an option pooled by the maximum.
+        saved = record.get("pooling") or {}
+        classifier.pooling = make_pooling(saved.get("method", "max"), saved.get("k"))
         return classifier
 
 

@@ -1,7 +1,10 @@
 """The decision rule shared by every classifier: a label is on when its score reaches its threshold.
 
-Thresholds are tuned per label on the validation split to maximise F1 and stored in the model's
-meta.json; neither classifier knows about them.
+Thresholds are tuned per label on the validation split by a policy and stored in the model's
+meta.json; neither classifier knows about them. Policies: `max_f1` (the default) maximises F1;
+`precision_target` takes the lowest threshold whose validation precision reaches a target (a
+decision that holds its precision when the share of positives moves), falling back to max-F1 for a
+label where no threshold reaches it.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 DEFAULT_THRESHOLD = 0.5
+POLICIES = ("max_f1", "precision_target")
 
 
 def apply_thresholds(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -18,6 +22,33 @@ def apply_thresholds(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     if scores.shape[-1] != thresholds.shape[0]:
         raise ValueError(f"{scores.shape[-1]} score columns but {thresholds.shape[0]} thresholds")
     return scores >= thresholds
+
+
+def _cuts(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate cuts of one label: (thresholds, true positives, predicted positives) per cut.
+
+    Every cut between two distinct scores is a candidate; the threshold is placed halfway between
+    them so that small score drift does not flip decisions.
+    """
+    order = np.argsort(-scores, kind="mergesort")
+    sorted_scores, sorted_true = scores[order], y_true[order]
+    tp = np.cumsum(sorted_true)
+    predicted = np.arange(1, len(scores) + 1)
+    cut = np.r_[sorted_scores[1:] != sorted_scores[:-1], True]  # last index of each tie run
+    below = np.r_[sorted_scores[1:], sorted_scores[-1] - 1e-6]
+    candidates = np.flatnonzero(cut)
+    return (sorted_scores[candidates] + below[candidates]) / 2, tp[candidates], predicted[candidates]
+
+
+def precision_threshold(y_true: np.ndarray, scores: np.ndarray, target: float) -> float | None:
+    """The lowest threshold whose precision on (y_true, scores) reaches `target`; None where none does."""
+    y_true = np.asarray(y_true, dtype=bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    if not y_true.any() or len(scores) == 0:
+        return None
+    thresholds, tp, predicted = _cuts(y_true, scores)
+    reaching = np.flatnonzero(tp / predicted >= target - 1e-12)
+    return float(thresholds[reaching[-1]]) if len(reaching) else None
 
 
 def best_threshold(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
@@ -32,18 +63,10 @@ def best_threshold(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, float
     positives = int(y_true.sum())
     if positives == 0 or len(scores) == 0:
         return DEFAULT_THRESHOLD, 0.0
-    order = np.argsort(-scores, kind="mergesort")
-    sorted_scores, sorted_true = scores[order], y_true[order]
-    tp = np.cumsum(sorted_true)
-    predicted = np.arange(1, len(scores) + 1)
+    thresholds, tp, predicted = _cuts(y_true, scores)
     f1 = 2 * tp / (predicted + positives)
-    cut = np.r_[sorted_scores[1:] != sorted_scores[:-1], True]  # last index of each tie run
-    below = np.r_[sorted_scores[1:], sorted_scores[-1] - 1e-6]
-    candidates = np.flatnonzero(cut)
-    thresholds = (sorted_scores[candidates] + below[candidates]) / 2
-    best = f1[candidates].max()
-    winners = candidates[np.isclose(f1[candidates], best)]
-    chosen = thresholds[np.isin(candidates, winners)]
+    best = f1.max()
+    chosen = thresholds[np.isclose(f1, best)]
     threshold = float(chosen[np.argmin(np.abs(chosen - DEFAULT_THRESHOLD))])
     return threshold, float(best)
 
@@ -52,3 +75,21 @@ def tune_thresholds(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """Per-label thresholds maximising F1 on held-out data."""
     y_true, scores = np.asarray(y_true), np.asarray(scores)
     return np.array([best_threshold(y_true[:, j], scores[:, j])[0] for j in range(scores.shape[1])])
+
+
+def tune_by_policy(y_true: np.ndarray, scores: np.ndarray, policy: str = "max_f1",
+                   precision_target: float = 0.9) -> tuple[np.ndarray, list[int]]:
+    """Per-label thresholds under `policy`, and the columns where precision_target fell back to max-F1."""
+    if policy not in POLICIES:
+        raise ValueError(f"unknown threshold policy {policy!r}; expected one of {', '.join(POLICIES)}")
+    thresholds = tune_thresholds(y_true, scores)
+    fallbacks: list[int] = []
+    if policy == "precision_target":
+        y_true, scores = np.asarray(y_true), np.asarray(scores)
+        for j in range(scores.shape[1]):
+            found = precision_threshold(y_true[:, j], scores[:, j], precision_target)
+            if found is None:
+                fallbacks.append(j)
+            else:
+                thresholds[j] = found
+    return thresholds, fallbacks

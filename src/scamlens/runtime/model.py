@@ -7,16 +7,20 @@ runtime, by `scamlens.load`, so that nothing here (or in a wheel) imports mlflow
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 
+from .calibration import Calibration, calibrate, check_calibration, read_calibration
 from .classifier import ChunkScores, Classifier
 from .decision import apply_thresholds
 from .errors import InputError
 from .folder import find_model_folder, read_meta, verify_manifest
+
+logger = logging.getLogger(__name__)
 
 MAX_EVIDENCE = 3
 
@@ -26,6 +30,7 @@ class Evidence(TypedDict):
     start: int
     end: int
     score: float
+    member: NotRequired[str]  # an ensemble's evidence: the member model whose chunk this is
 
 
 class Prediction(TypedDict):
@@ -48,12 +53,14 @@ def check_texts(texts: str | Sequence[str]) -> tuple[list[str], bool]:
 
 
 class Model:
-    """A classifier with its decision thresholds and description, as `scamlens.load` returns it."""
+    """A classifier with its calibration, decision thresholds and description, as `scamlens.load` returns it."""
 
-    def __init__(self, classifier: Classifier, meta: dict[str, Any], path: Path | None = None):
+    def __init__(self, classifier: Classifier, meta: dict[str, Any], path: Path | None = None,
+                 calibration: Calibration | None = None):
         self.classifier = classifier
         self.meta = meta
         self.path = path
+        self.calibration = check_calibration(calibration or {"method": "none"}, len(classifier.labels))
         self.labels: tuple[str, ...] = tuple(meta["labels"])
         if self.labels != classifier.labels:
             raise InputError(f"{path}: meta.json labels {list(self.labels)} differ from the classifier's "
@@ -66,9 +73,9 @@ class Model:
         return f"Model(kind={self.meta.get('kind')!r}, labels={list(self.labels)}, path={str(self.path)!r})"
 
     def predict_proba(self, texts: str | Sequence[str]) -> np.ndarray:
-        """Scores in [0, 1], shape (n_texts, n_labels); a single string gives shape (n_labels,)."""
+        """Calibrated scores in [0, 1], shape (n_texts, n_labels); a single string gives shape (n_labels,)."""
         batch, single = check_texts(texts)
-        scores = self.classifier.predict_proba(batch)
+        scores = calibrate(self.classifier.predict_proba(batch), self.calibration)
         return scores[0] if single else scores
 
     def predict(self, texts: str | Sequence[str], evidence: bool = True) -> Prediction | list[Prediction]:
@@ -77,12 +84,14 @@ class Model:
         A single string gives a single prediction; a list gives a list. A blank text gets no labels.
         """
         batch, single = check_texts(texts)
-        live = [i for i, t in enumerate(batch) if t.strip()]
-        scored: dict[int, ChunkScores] = dict(zip(live, self.classifier.score_chunks([batch[i] for i in live]), strict=True))
+        pooled, scored = self.classifier.score_documents(batch)
+        pooled = calibrate(pooled, self.calibration)
         predictions = []
         for i in range(len(batch)):
-            chunk_scores = scored.get(i)
-            scores = chunk_scores.scores.max(axis=0) if chunk_scores else np.zeros(len(self.labels), np.float32)
+            chunk_scores = scored[i]
+            if chunk_scores is not None and self.classifier.chunks_on_own_scale:
+                chunk_scores = ChunkScores(chunk_scores.chunks, calibrate(chunk_scores.scores, self.calibration))
+            scores = pooled[i]
             on = apply_thresholds(scores[None, :], self.thresholds)[0]
             prediction: Prediction = {
                 "labels": [n for n, flag in zip(self.labels, on, strict=True) if flag],
@@ -98,14 +107,24 @@ class Model:
 
 
 def _evidence(chunk_scores: ChunkScores, label: int, threshold: float) -> list[Evidence]:
+    """The best chunks that reach the threshold; the best one alone where none does (a mean or
+    noisy-OR pool, or an ensemble, can put a text over threshold with no single chunk over it)."""
     column = chunk_scores.scores[:, label]
     order = np.argsort(-column, kind="mergesort")[:MAX_EVIDENCE]
-    return [{"text": chunk_scores.chunks[k].text, "start": chunk_scores.chunks[k].start,
-             "end": chunk_scores.chunks[k].end, "score": float(column[k])}
-            for k in order if column[k] >= threshold]
+    kept = [k for k in order if column[k] >= threshold] or list(order[:1])
+    found: list[Evidence] = []
+    for k in kept:
+        chunk = chunk_scores.chunks[k]
+        item: Evidence = {"text": chunk.text, "start": chunk.start, "end": chunk.end, "score": float(column[k])}
+        member = getattr(chunk, "member", None)
+        if member is not None:
+            item["member"] = member
+        found.append(item)
+    return found
 
 
-def load(folder: str | Path, device: str = "cpu", verify: bool = True) -> Model:
+def load(folder: str | Path, device: str = "cpu", verify: bool = True, pooling: str | None = None,
+         pooling_k: int | None = None, fast_path: str | None = None) -> Model:
     """Load the model saved in `folder` (the one holding meta.json, or the single one below it).
 
     Args:
@@ -113,6 +132,11 @@ def load(folder: str | Path, device: str = "cpu", verify: bool = True) -> Model:
         device: "cpu" (default) or "cuda"/"cuda:N" for transformer models; nothing moves to a GPU
             unless asked for here.
         verify: check every file against the folder's sha256 manifest before loading.
+        pooling: override the saved pooling of long documents' windows ("max", "mean_top_k",
+            "noisy_or"; `pooling_k` for mean_top_k), to compare methods without retraining. The
+            thresholds were tuned under the saved method.
+        fast_path: override the CPU fast path chosen at load ("auto", "none", "int8", "bf16";
+            transformer models and ensembles holding one).
     """
     if not (device == "cpu" or device == "cuda" or device.startswith("cuda:")):
         raise InputError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
@@ -121,4 +145,9 @@ def load(folder: str | Path, device: str = "cpu", verify: bool = True) -> Model:
         verify_manifest(found)
     meta = read_meta(found)
     classifier = Classifier.load(found, device=device)
-    return Model(classifier, meta, found)
+    if pooling is not None or pooling_k is not None:
+        classifier.set_pooling(pooling or classifier.pooling["method"], pooling_k)
+        logger.info("%s: pooling overridden at load: %s", found, classifier.pooling)
+    if fast_path is not None:
+        classifier.set_fast_path(fast_path)
+    return Model(classifier, meta, found, read_calibration(found, len(classifier.labels)))
