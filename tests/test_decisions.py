@@ -150,3 +150,18 @@ def test_pooling_is_overridden_at_load_without_retraining(trained_baseline):
         scamlens.load(folder, pooling="min")
     with pytest.raises(InputError, match="a tfidf model has no fast path 'int8'; only transformer models have fast paths"):
         scamlens.load(folder, fast_path="int8")
+
+
+def test_info_command_shows_what_the_model_decides_with(trained_baseline):
+    from typer.testing import CliRunner
+
+    from scamlens.cli import app
+
+    result = CliRunner().invoke(app, ["info", str(trained_baseline[1].best_dir), "--pooling", "noisy_or"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout[result.stdout.index("{"):])
+    assert info["kind"] == "tfidf" and info["labels"] == ["scam_operation", "deportation", "victim_assistance"]
+    assert list(info["thresholds"]) == info["labels"] and info["calibration"] == "none"
+    assert info["pooling"] == {"method": "noisy_or", "k": 2} and info["policy"]["name"] == "max_f1"
+    assert info["corpus_fingerprint"] == trained_baseline[1].fingerprint and "fast_path" not in info
+    assert set(info["metrics"]) == {"validation", "test"}

@@ -17,7 +17,6 @@ pytest.importorskip("transformers")
 import scamlens.runtime.transformer as transformer_module  # noqa: E402
 from scamlens.kinds.transformer.base_model import resolve_base_model  # noqa: E402
 from scamlens.kinds.transformer.checkpoints import CHECKPOINT_STATE_FILE, CHECKPOINT_SUBDIR  # noqa: E402
-from scamlens.kinds.transformer.fastpath import FastPathTrial, choose_fast_path  # noqa: E402
 from scamlens.kinds.transformer.trainer import TransformerClassifier, length_bucketed_batches  # noqa: E402
 from scamlens.runtime.classifier import CLASSIFIER_FILE, Classifier, LabelledTexts  # noqa: E402
 from scamlens.runtime.transformer import ENCODER_DIR, TransformerPredictor, pad_batch, resolve_device  # noqa: E402
@@ -364,36 +363,72 @@ def test_unknown_fast_path_is_refused(fitted, tiny_bert):  # noqa: F811
         make(tiny_bert, fast_path="fp8")
 
 
-@pytest.mark.parametrize(("trials", "max_drop", "expected"), [
-    # The fastest variant within the F1 budget wins...
-    ({"int8": (0.895, 6.0), "bf16": (0.899, 4.0)}, 0.01, "bf16"),
-    # ...a faster one that costs too much F1 is passed over for a slower one that does not...
-    ({"int8": (0.880, 3.0), "bf16": (0.899, 5.0)}, 0.01, "bf16"),
-    # ...a variant that is better than fp32 still has to be faster by the minimum speed-up...
-    ({"int8": (0.950, 9.5)}, 0.01, "none"),
-    # ...and a drop exactly at the budget is refused.
-    ({"int8": (0.890, 5.0)}, 0.01, "none"),
-    ({}, 0.01, "none"),
+def _report(drop=0.01, **f1):
+    return {"max_f1_drop": drop, "variants": {name: {"val_macro_f1": v, "val_seconds": 1.0} for name, v in f1.items()}}
+
+
+@pytest.mark.parametrize(("report", "native", "expected"), [
+    # bf16 is the fastest where the CPU computes it natively, int8 next where it has VNNI...
+    (_report(fp32=0.90, int8=0.899, bf16=0.899), {"bf16", "int8"}, "bf16"),
+    (_report(fp32=0.90, int8=0.899, bf16=0.899), {"int8"}, "int8"),
+    (_report(fp32=0.90, int8=0.899, bf16=0.899), set(), "none"),
+    # ...a variant that lost the F1 budget at training is passed over (a drop exactly at it too)...
+    (_report(fp32=0.90, int8=0.899, bf16=0.85), {"bf16", "int8"}, "int8"),
+    (_report(fp32=0.90, int8=0.89), {"int8"}, "none"),
+    # ...a variant training could not measure is never chosen, nor anything without an fp32 row.
+    (_report(fp32=0.90, int8=0.899), {"bf16"}, "none"),
+    ({}, {"bf16", "int8"}, "none"),
 ])
-def test_choose_fast_path_keeps_the_fastest_variant_within_the_f1_budget(trials, max_drop, expected):
-    fp32 = FastPathTrial(macro_f1=0.900, seconds=10.0)
-    chosen = choose_fast_path(fp32, {k: FastPathTrial(*v) for k, v in trials.items()}, max_drop)
-    assert chosen == expected
+def test_fast_path_chosen_at_load_is_the_fastest_native_variant_within_the_f1_budget(report, native, expected):
+    from scamlens.runtime.cpu import choose_at_load
+
+    assert choose_at_load(report, native) == expected
+
+
+def test_native_variants_come_from_cpu_flags_or_torchs_capability():
+    from scamlens.runtime.cpu import cpu_flags, native_variants
+
+    flags = cpu_flags("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni avx512_bf16\n")
+    assert {"avx512_vnni", "avx512_bf16"} <= flags
+    assert native_variants(flags) == {"bf16", "int8"}
+    assert native_variants({"avx2", "avx_vnni"}) == {"int8"}
+    assert native_variants(set()) == set()
+    assert native_variants(set(), torch_capability="AVX512_BF16") == {"bf16"}
 
 
 @pytest.mark.parametrize("max_drop", [1.0, 0.0])
-def test_auto_fast_path_decision_is_measured_saved_and_applied_on_load(tiny_bert, tmp_path, max_drop):  # noqa: F811
+def test_fast_paths_are_measured_at_training_and_chosen_for_the_cpu_at_load(tiny_bert, tmp_path, max_drop, monkeypatch):  # noqa: F811
+    from scamlens.runtime import cpu
+
     classifier = make(tiny_bert, epochs=1, fast_path="auto", fast_path_max_f1_drop=max_drop).fit(TRAIN, VALIDATION)
     report = classifier.fast_path_report
     variants = {"fp32", "int8"} | ({"bf16"} if transformer_module.cpu_computes_bf16() else set())
-    assert set(report) == {"chosen", "max_f1_drop"} | variants
-    trials = {name: FastPathTrial(report[name]["val_macro_f1"], report[name]["val_seconds"]) for name in variants}
-    assert report["chosen"] == classifier.fast_path_mode == choose_fast_path(
-        trials.pop("fp32"), trials, max_drop)
+    assert set(report["variants"]) == variants and report["max_f1_drop"] == max_drop
+    assert classifier.fast_path_mode == cpu.choose_at_load(report, cpu.this_cpu())
     classifier.save(tmp_path)
     loaded = Classifier.load(tmp_path)
     assert loaded.fast_path_mode == classifier.fast_path_mode and loaded.fast_path_report == report
     assert np.array_equal(loaded.predict_proba(VALIDATION.texts), classifier.predict_proba(VALIDATION.texts))
+    # Another CPU decides for itself: one without VNNI or bf16 runs fp32.
+    monkeypatch.setattr(cpu, "this_cpu", lambda: frozenset())
+    assert Classifier.load(tmp_path).fast_path_mode == "none"
+    monkeypatch.setattr(cpu, "this_cpu", lambda: frozenset({"int8"}))
+    assert Classifier.load(tmp_path).fast_path_mode == ("int8" if max_drop == 1.0 else cpu.choose_at_load(report, {"int8"}))
+
+
+def test_load_overrides_the_fast_path_and_info_shows_the_table(trained_tiny_transformer):
+    import scamlens
+    from scamlens.info import model_info
+
+    folder = trained_tiny_transformer[1].best_dir
+    assert scamlens.load(folder, fast_path="int8").classifier.fast_path_mode == "int8"
+    assert scamlens.load(folder, fast_path="fp32").classifier.fast_path_mode == "none"
+    with pytest.raises(ValueError, match="unknown fast path 'fp8'"):
+        scamlens.load(folder, fast_path="fp8")
+    info = model_info(scamlens.load(folder, fast_path="none"))
+    assert info["kind"] == "transformer" and info["fast_path"]["chosen"] == "none"
+    assert set(info["fast_path"]["variants"]) >= {"fp32", "int8"}
+    assert info["calibration"] == "none" and info["pooling"] == {"method": "max", "k": 2}
 
 
 # --- batching --------------------------------------------------------------------------------------

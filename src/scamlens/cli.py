@@ -175,6 +175,20 @@ def predict(model: Annotated[str, typer.Argument(help="Model folder or models:/ 
 
 @app.command()
 @_guarded
+def info(model: Annotated[str, typer.Argument(help="Model folder or models:/ URI.")],
+         fast_path: Annotated[str | None, typer.Option(help="Load with this fast path instead of the one chosen here.")] = None,
+         pooling: Annotated[str | None, typer.Option(help="Load with this pooling (max, mean_top_k, noisy_or).")] = None) -> None:
+    """Kind, labels, thresholds, calibration, pooling, the fast-path table and the variant chosen on
+    this machine, corpus fingerprint and metrics; JSON on stdout."""
+    from . import load
+    from .info import model_info
+
+    _show_progress_logs()  # the fast-path choice is logged as the model loads
+    print(json.dumps(model_info(load(model, fast_path=fast_path, pooling=pooling)), indent=2))
+
+
+@app.command()
+@_guarded
 def promote(name: Annotated[str, typer.Argument(help="Registered model name.")],
             version: Annotated[str, typer.Argument(help="Version to promote.")],
             alias: Annotated[str, typer.Option(help="Alias to move.")] = "champion",

@@ -1,9 +1,10 @@
 """The transformer kind's predictor: a fine-tuned encoder with one sigmoid output per label.
 
 Inference runs on the CPU unless a device is asked for explicitly. On the CPU the model may run a
-fast path chosen by measurement when it was trained (see scamlens.kinds.transformer.fastpath): a
-bfloat16 copy of the weights (where the CPU computes bf16 natively) or int8 dynamic quantization of
-the linear layers. The decision travels with the model in classifier.json.
+fast path: a bfloat16 copy of the weights (where the CPU computes bf16 natively) or int8 dynamic
+quantization of the linear layers. Training measures what each variant costs in validation macro
+F1 and saves the table in classifier.json; loading chooses among them for the CPU it runs on
+(cpu.py), unless the config forced one or `load(..., fast_path=)` overrides.
 
 A saved model holds the encoder and tokenizer as safetensors and JSON under `encoder/`, so loading it
 needs neither the base-model package nor the network. BERT-family encoders load into the plain-torch
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import logging
 import shutil
 import threading
 import warnings
@@ -25,9 +27,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import bert
+from . import bert, cpu
 from .classifier import Classifier
 from .errors import InputError
+
+logger = logging.getLogger(__name__)
 
 # transformers is imported inside the functions that load non-BERT models: importing it costs ~3 s
 # of a deployed model's cold start, and BERT models predict without it (see bert.py).
@@ -191,11 +195,26 @@ class TransformerPredictor(Classifier):
         return self.fast_path_mode != "bf16" or cpu_computes_bf16()
 
     def set_fast_path(self, mode: str) -> None:
-        """Run CPU inference as `mode`, one of FAST_PATHS, on this instance (benchmarks compare them)."""
+        """Run CPU inference as `mode`: one of FAST_PATHS ("fp32" is "none"), or "auto", the fastest
+        variant this CPU runs natively that training measured within its macro F1 budget."""
+        mode = "none" if mode == "fp32" else mode
+        if mode == "auto":
+            mode = cpu.choose_at_load(self.fast_path_report, cpu.this_cpu())
+            logger.info("fast path %s chosen for this CPU (native: %s; measured at training: %s)", mode,
+                        ", ".join(sorted(cpu.this_cpu())) or "neither bf16 nor int8",
+                        ", ".join(f"{k} macro F1 {v['val_macro_f1']:.4f}"
+                                  for k, v in (self.fast_path_report.get("variants") or {}).items()) or "nothing")
         if mode not in FAST_PATHS:
-            raise InputError(f"unknown fast path {mode!r}; expected one of {FAST_PATHS}")
+            raise InputError(f"unknown fast path {mode!r}; expected auto, fp32 or one of {FAST_PATHS}")
         if mode != self.fast_path_mode:
             self.fast_path_mode, self._fast_model = mode, None
+
+    def describe(self) -> dict[str, Any]:
+        variants = (self.fast_path_report or {}).get("variants") or {}
+        table = ", ".join(f"{k} {v['val_macro_f1']:.4f}" for k, v in variants.items())
+        how = (f"chosen at load among validation macro F1 {table}" if variants and self.params.get("fast_path") == "auto"
+               else f"fast_path: {self.params.get('fast_path', 'none')}")
+        return {"CPU fast path": f"{self.fast_path_mode} on the training machine ({how})"}
 
     def inference_model(self) -> torch.nn.Module:
         """The module `score_texts` runs: the model as a loaded copy would run it (bert.py's runtime
@@ -245,8 +264,11 @@ class TransformerPredictor(Classifier):
             model = AutoModelForSequenceClassification.from_pretrained(encoder, local_files_only=True, dtype=torch.float32)
             classifier.model = model.to(target).eval()
             classifier.tokenizer = AutoTokenizer.from_pretrained(encoder, local_files_only=True)
-        classifier.fast_path_mode = settings.get("fast_path_decision", "none")
         classifier.fast_path_report = settings.get("fast_path_report", {})
+        if classifier.params.get("fast_path") == "auto" and "variants" in classifier.fast_path_report:
+            classifier.set_fast_path("auto")  # this CPU decides, from what training measured
+        else:  # forced by the config, or a folder saved when training decided by timing
+            classifier.fast_path_mode = settings.get("fast_path_decision", "none")
         classifier.best_epoch = settings.get("best_epoch", 0)
         classifier.history = settings.get("history", [])
         return classifier

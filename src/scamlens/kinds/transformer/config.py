@@ -30,8 +30,9 @@ class TransformerConfig(KindConfig):
     num_threads: int | None = Field(None, ge=1)
     # Also train on sliding windows of long documents, labelled with the document's labels.
     train_on_windows: bool = True
-    # CPU inference fast path. "auto" times fp32, int8 and (where the CPU computes it natively) bf16 on
-    # the validation split and keeps the fastest that costs less than `fast_path_max_f1_drop` macro F1.
+    # CPU inference fast path. "auto": training scores the validation split with fp32, int8 and (where the
+    # CPU computes it natively) bf16 and saves each one's macro F1; loading runs the fastest variant the
+    # serving CPU runs natively that lost less than `fast_path_max_f1_drop` (runtime/cpu.py).
     fast_path: str = "auto"
     fast_path_max_f1_drop: float = Field(0.01, ge=0)
     max_train_steps: int | None = Field(None, ge=1)

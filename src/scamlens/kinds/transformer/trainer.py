@@ -46,7 +46,7 @@ from .checkpoints import (
     save_checkpoint,
 )
 from .config import TransformerConfig
-from .fastpath import FastPathTrial, choose_fast_path
+from .fastpath import measure_fast_paths
 
 logger = logging.getLogger(__name__)
 
@@ -315,37 +315,19 @@ class TransformerClassifier(TransformerPredictor):
             torch.cuda.empty_cache()
 
     def _decide_fast_path(self, validation: LabelledTexts | None) -> None:
-        """For fast_path "auto": score validation with fp32 and each fast variant this CPU runs well,
-        timing each, and keep the fastest that costs less than the allowed macro F1 (see choose_fast_path)."""
+        """For fast_path "auto": measure each variant's validation macro F1 (fp32, int8, and bf16 where this
+        CPU computes it natively) for loading to choose from; this machine then runs what loading would pick."""
         s = self.settings
         self.fast_path_report = {}
         if s.fast_path != "auto" or validation is None:
             self.set_fast_path("none" if s.fast_path == "auto" else s.fast_path)
             return
-        candidates = ["int8"] + (["bf16"] if runtime_transformer.cpu_computes_bf16() else [])
-        self.set_fast_path("none")
-        fp32_scores, fp32_seconds = self._timed_scores(validation.texts)
-        # Thresholds as tuned on the fp32 model: a variant is judged by the decisions it changes.
-        thresholds = tune_thresholds(validation.y, fp32_scores)
-        fp32 = FastPathTrial(validation_macro_f1(validation, fp32_scores, thresholds, self.labels), fp32_seconds)
-        trials = {}
-        for mode in candidates:
-            self.set_fast_path(mode)
-            scores, seconds = self._timed_scores(validation.texts)
-            trials[mode] = FastPathTrial(validation_macro_f1(validation, scores, thresholds, self.labels), seconds)
-        self.set_fast_path(choose_fast_path(fp32, trials, s.fast_path_max_f1_drop))
-        measured = {"fp32": fp32, **trials}
-        self.fast_path_report = {"chosen": self.fast_path_mode, "max_f1_drop": s.fast_path_max_f1_drop,
-                                 **{name: {"val_macro_f1": round(t.macro_f1, 6), "val_seconds": round(t.seconds, 3)}
-                                    for name, t in measured.items()}}
-        logger.info("CPU fast path: %s (%s)", self.fast_path_mode, ", ".join(
-            f"{name} macro F1 {t.macro_f1:.4f} in {t.seconds:.1f} s" for name, t in measured.items()))
-
-    def _timed_scores(self, texts: list[str]) -> tuple[np.ndarray, float]:
-        self.predict_proba(texts[:8])  # warm-up: the fast copy is built and first-call allocations made
-        started = time.perf_counter()
-        scores = self.predict_proba(texts)
-        return scores, time.perf_counter() - started
+        variants = ["int8"] + (["bf16"] if runtime_transformer.cpu_computes_bf16() else [])
+        self.fast_path_report = measure_fast_paths(self, validation, variants, s.fast_path_max_f1_drop)
+        self.set_fast_path("auto")
+        logger.info("CPU fast paths measured (%s): %s", self.fast_path_report["timing"], ", ".join(
+            f"{name} macro F1 {v['val_macro_f1']:.4f} in {v['val_seconds']:.1f} s"
+            for name, v in self.fast_path_report["variants"].items()))
 
     def last_epoch_classifier(self) -> TransformerClassifier | None:
         """The final epoch's model when early stopping restored an earlier one, else None."""
