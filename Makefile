@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install data train train-baseline train-transformer test test-fast lint bench clean
+.PHONY: install data train train-baseline train-transformer train-ensemble test test-fast lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,15 +21,19 @@ data: install  ## validate the bundled corpus and build the DatasetDict under da
 	$(BIN)/scamlens data validate
 	$(BIN)/scamlens data build
 
-train: data  ## train both default models on the bundled corpus, tracked in train/mlflow.db
+train: data  ## train the two default models and their ensemble on the bundled corpus, tracked in train/mlflow.db
 	$(BIN)/scamlens train configs/baseline.yaml
 	$(BIN)/scamlens train configs/transformer.yaml
+	$(BIN)/scamlens train configs/ensemble.yaml
 
 train-baseline: data
 	$(BIN)/scamlens train configs/baseline.yaml
 
 train-transformer: data
 	$(BIN)/scamlens train configs/transformer.yaml
+
+train-ensemble: data  ## needs train/baseline/model-best and train/transformer/model-best
+	$(BIN)/scamlens train configs/ensemble.yaml
 
 test: install  ## every test, the slow end-to-end ones included (what CI runs)
 	$(BIN)/python -m pytest -m "slow or not slow"

@@ -140,5 +140,5 @@ def test_a_toy_kinds_schema_rejects_its_unknown_settings_by_name(toy_installed, 
 
 
 def test_an_unknown_kind_names_the_known_ones(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="unknown classifier kind 'toy'; known kinds: tfidf, transformer"):
+    with pytest.raises(ConfigError, match="unknown classifier kind 'toy'; known kinds: ensemble, tfidf, transformer"):
         toy_config(tmp_path)

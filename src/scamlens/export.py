@@ -5,7 +5,7 @@ of the `scamlens.runtime` subpackage, whole, as `<name>/_runtime/` (it imports n
 of scamlens, so installing the wheel never pulls scamlens's training dependencies) and an
 `__init__.py` of a few lines. It is built by hatchling through the standard PEP 517 interface. Its
 dependencies are what the model's kind declares: numpy and sentencex for the baseline; torch,
-transformers and safetensors as well for a transformer.
+transformers and safetensors as well for a transformer; for an ensemble, the union of its members'.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 from . import load
-from .kinds import get_kind
+from .kinds import folder_requirements
 from .runtime.errors import InputError
 from .runtime.folder import CARD_FILE, META_FILE
 
@@ -101,7 +101,7 @@ def stage_package(model_folder: Path, name: str, version: str, staging: Path) ->
     (package / "__init__.py").write_text(INIT_TEMPLATE.format(
         name=name, version=version, kind=kind, labels=labels, label_tuple=tuple(meta["labels"])))
     shutil.copy2(model_folder / CARD_FILE, staging / "README.md")
-    dependencies = [pinned(d) for d in get_kind(kind).requirements]
+    dependencies = [pinned(d) for d in folder_requirements(model_folder)]
     (staging / "pyproject.toml").write_text(PYPROJECT_TEMPLATE.format(
         distribution=name.replace("_", "-"), name=name, version=version, kind=kind, labels=labels,
         dependencies=json.dumps(dependencies)))

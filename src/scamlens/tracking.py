@@ -219,11 +219,10 @@ class Tracker:
 
 def _requirements(model_folder: Path) -> list[str]:
     from . import __version__
-    from .kinds import get_kind
-    from .runtime.classifier import read_classifier_record
+    from .kinds import folder_extras
 
-    extra = get_kind(read_classifier_record(model_folder)["kind"]).extra
-    return [f"scamlens{f'[{extra}]' if extra else ''}=={__version__}"]
+    extras = ",".join(folder_extras(model_folder))  # an ensemble needs its members' extras
+    return [f"scamlens{f'[{extras}]' if extras else ''}=={__version__}"]
 
 
 @contextmanager

@@ -46,10 +46,12 @@ class TrainResult:
     registered_version: str | None
 
 
-def build_classifier(config: RunConfig, labels: LabelSet, resume: bool = False) -> Classifier:
+def build_classifier(config: RunConfig, labels: LabelSet, resume: bool = False,
+                     fingerprint: str | None = None) -> Classifier:
     """The untrained classifier a config describes, built by its kind's trainer."""
     kind = get_kind(config.model.kind)
-    classifier = kind.build(config.model, labels.names, TrainContext(config.seed, config.run_dir, resume, config.decision))
+    context = TrainContext(config.seed, config.run_dir, resume, config.decision, fingerprint)
+    classifier = kind.build(config.model, labels.names, context)
     # Before fit: validation scores during training (early stopping) pool as the saved model will.
     classifier.set_pooling(config.decision.pooling, config.decision.pooling_k)
     return classifier
@@ -122,7 +124,7 @@ def train(config: RunConfig, resume: bool = False) -> TrainResult:
                                                 for s in ("train", "validation", "test")}, ",".join(config.data.source))
         logger.info("corpus %s: %d train, %d validation, %d test examples", build.fingerprint[:16],
                     len(train_set.texts), len(validation.texts), len(test.texts))
-        classifier = build_classifier(config, labels, resume)
+        classifier = build_classifier(config, labels, resume, build.fingerprint)
         logger.info("training %s model %r", config.model.kind, config.name)
         started = time.perf_counter()
         classifier.fit(train_set, validation, log_metrics=lambda m, step: tracker.log_metrics(m, step))

@@ -34,6 +34,7 @@ class TrainContext:
     run_dir: Path  # the run's output folder; a trainer may keep checkpoints below it
     resume: bool = False
     decision: Any = None  # the run's DecisionConfig (policy, calibration), for kinds that tune on validation
+    corpus_fingerprint: str | None = None  # of the corpus this run trains on
 
 
 # trainer(config, labels, context) -> an untrained Classifier whose fit() trains it
@@ -99,3 +100,24 @@ def get_kind(name: str) -> Kind:
     if name not in kinds:
         raise InputError(f"unknown classifier kind {name!r}; known kinds: {', '.join(sorted(kinds))}")
     return kinds[name]
+
+
+def _folder_kinds(folder: Path) -> list[Kind]:
+    """The kind of a saved folder and of every member folder it holds (an ensemble's), recursively."""
+    from ..runtime.classifier import read_classifier_record
+
+    record = read_classifier_record(Path(folder))
+    kinds = [get_kind(record["kind"])]
+    for member in record["settings"].get("members") or []:
+        kinds.extend(_folder_kinds(Path(folder) / member["dir"]))
+    return kinds
+
+
+def folder_requirements(folder: Path) -> list[str]:
+    """What an exported wheel of `folder` needs: its kind's requirements and its members', in order, once."""
+    return list(dict.fromkeys(r for kind in _folder_kinds(folder) for r in kind.requirements))
+
+
+def folder_extras(folder: Path) -> list[str]:
+    """The scamlens extras the MLflow pyfunc of `folder` needs (its kind's and its members')."""
+    return sorted({kind.extra for kind in _folder_kinds(folder) if kind.extra})

@@ -33,6 +33,7 @@ ENTRY_POINT_GROUP = "scamlens.kinds"
 BUILTIN_PREDICTORS: dict[str, tuple[str, str]] = {
     "tfidf": ("tfidf", "TfidfPredictor"),
     "transformer": ("transformer", "TransformerPredictor"),
+    "ensemble": ("ensemble", "EnsemblePredictor"),
 }
 _REGISTERED: dict[str, type] = {}  # kinds registered in this process (scamlens.kinds.register_kind)
 
