@@ -189,15 +189,30 @@ def info(model: Annotated[str, typer.Argument(help="Model folder or models:/ URI
 
 @app.command()
 @_guarded
-def promote(name: Annotated[str, typer.Argument(help="Registered model name.")],
-            version: Annotated[str, typer.Argument(help="Version to promote.")],
+def promote(names: Annotated[list[str], typer.Argument(help="NAME VERSION, or with --best-of the names to choose among.")],
+            best_of: Annotated[bool, typer.Option("--best-of", help="Rank the latest version of each NAME and promote the best.")] = False,
+            on: Annotated[str, typer.Option(help="With --best-of: a labelled file, or a split of each model's corpus.")] = "validation",
+            text_root: TextRootOption = None,
             alias: Annotated[str, typer.Option(help="Alias to move.")] = "champion",
             tracking_uri: Annotated[str | None, typer.Option(help="Default: MLFLOW_TRACKING_URI or train/mlflow.db.")] = None) -> None:
-    """Point an alias (champion by default) at a registered model version."""
+    """Point an alias (champion by default) at a registered model version; with --best-of, at the best by
+    macro F1 of the latest versions of the named models (scores recorded as tags and on the champion's card)."""
+    if best_of:
+        from .champion import choose_champion
+
+        choice = choose_champion(names, on, text_root, tracking_uri, alias)
+        for c in choice.ranking:
+            console.print(f"{c.name} v{c.version}: macro F1 {c.macro_f1:.4f} on {on} ({c.texts} texts)", highlight=False)
+        if choice.note:
+            console.print(f"[yellow]note[/] {choice.note}", highlight=False)
+        console.print(f"{choice.champion.name}@{alias} -> version {choice.champion.version}")
+        return
+    if len(names) != 2:
+        _fail("promote takes NAME VERSION, or --best-of NAME [NAME ...]")
     from .tracking import promote as promote_version
 
-    promote_version(name, version, alias, tracking_uri)
-    console.print(f"{name}@{alias} -> version {version}")
+    promote_version(names[0], names[1], alias, tracking_uri)
+    console.print(f"{names[0]}@{alias} -> version {names[1]}")
 
 
 @app.command()

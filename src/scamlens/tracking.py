@@ -300,3 +300,29 @@ def serve_env(tracking_uri: str) -> dict[str, str]:
     bin_dir = str(Path(sys.executable).parent)
     return {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri,
             "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
+
+
+def latest_version(name: str, tracking_uri: str | None = None) -> str:
+    """The highest version number registered under `name`."""
+    uri = tracking_uri or resolve_uri()
+    try:
+        versions = _client(uri).search_model_versions(f"name='{name}'")
+    except Exception:
+        versions = []
+    if not versions:
+        raise TrackingError(f"no registered model {name!r} in {uri}")
+    return str(max(int(v.version) for v in versions))
+
+
+def record_choice(name: str, version: str, tags: dict[str, str], description: str | None = None,
+                  tracking_uri: str | None = None) -> None:
+    """Tag a model version and its run (why it was or was not chosen); optionally set its description,
+    the card the registry shows for that version."""
+    client = _client(tracking_uri or resolve_uri())
+    found = client.get_model_version(name, version)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+        if found.run_id:
+            client.set_tag(found.run_id, key, value)
+    if description is not None:
+        client.update_model_version(name, version, description=description)

@@ -1,0 +1,70 @@
+"""Choosing the champion among registered models by macro F1 on one labelled set, with the reason recorded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from scamlens.cli import app
+from scamlens.runtime.errors import ScamlensError
+
+from .conftest import ROOT, TINY_CORPUS
+
+
+@pytest.fixture(scope="module")
+def two_registered(tmp_path_factory):
+    """Two baselines in one store: a sensible one and one regularised into uselessness."""
+    from scamlens.config import load_config
+    from scamlens.tracking import resolve_uri
+    from scamlens.training import train
+
+    out = tmp_path_factory.mktemp("champion")
+    results = {}
+    for name, c in (("good", 8.0), ("weak", 1e-4)):
+        config = load_config(ROOT / "configs" / "baseline.yaml", [
+            f"data.source=[{TINY_CORPUS}]", f"data.labels={ROOT / 'configs' / 'labels.yaml'}", f"output_dir={out}",
+            f"name={name}", "model.min_df=1", f"model.C={c}", f"tracking.registered_model=tiny-{name}"])
+        results[name] = train(config)
+    return results, resolve_uri(None, out)
+
+
+def test_best_of_promotes_the_best_and_records_every_score(two_registered, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    from scamlens.champion import choose_champion
+
+    results, uri = two_registered
+    labelled = tmp_path / "val.jsonl"
+    rows = [json.loads(line) for line in TINY_CORPUS.read_text().splitlines()]
+    labelled.write_text("".join(json.dumps({"id": r["id"], "text": r["text"], "labels": r["labels"]}) + "\n" for r in rows))
+    choice = choose_champion(["tiny-weak", "tiny-good"], str(labelled), tracking_uri=uri)
+    assert [c.name for c in choice.ranking] == ["tiny-good", "tiny-weak"] and choice.note is None
+    assert choice.champion.macro_f1 > choice.ranking[1].macro_f1 and choice.champion.texts == len(rows)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    assert str(client.get_model_version_by_alias("tiny-good", "champion").version) == "1"
+    good = client.get_model_version("tiny-good", "1")
+    assert good.tags["champion_check.chosen"] == "true"
+    assert json.loads(good.tags["champion_check.scores"]) == {
+        f"{c.name}/{c.version}": round(c.macro_f1, 4) for c in choice.ranking}
+    assert "## Why champion" in good.description and "| tiny-weak | 1 |" in good.description
+    assert client.get_model_version("tiny-weak", "1").tags["champion_check.chosen"] == "false"
+    run = client.get_run(results["good"].run_id)
+    assert run.data.tags["champion_check.macro_f1"] == f"{choice.champion.macro_f1:.4f}"
+
+
+def test_best_of_on_the_written_split_says_so_and_unknown_names_are_named(two_registered) -> None:
+    _, uri = two_registered
+    result = CliRunner().invoke(app, ["promote", "--best-of", "tiny-good", "tiny-weak", "--on", "validation",
+                                      "--tracking-uri", uri])
+    assert result.exit_code == 0, result.output
+    assert "ranked on each model's own written validation split" in result.output
+    assert "@champion -> version 1" in result.output and "(5 texts)" in result.output  # 5 tiny validation texts
+    from scamlens.champion import choose_champion
+
+    with pytest.raises(ScamlensError, match="no registered model 'tiny-missing'"):
+        choose_champion(["tiny-missing"], "validation", tracking_uri=uri)
+    result = CliRunner().invoke(app, ["promote", "tiny-good", "--tracking-uri", uri])
+    assert result.exit_code == 1 and "promote takes NAME VERSION, or --best-of NAME [NAME ...]" in result.output
