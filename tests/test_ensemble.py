@@ -123,3 +123,13 @@ def test_ensemble_wheel_installs_and_scores_like_the_python_api(trained_ensemble
     out = subprocess.run([python, "-c", code, json.dumps(TEXTS)], capture_output=True, text=True, check=True, cwd=tmp_path)
     np.testing.assert_allclose(json.loads(out.stdout.strip().splitlines()[-1]), scamlens.load(folder).predict_proba(TEXTS),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_registered_ensemble_loads_from_the_registry_as_one_model(trained_ensemble):
+    from scamlens.tracking import download_model, resolve_uri
+
+    result = trained_ensemble[0]
+    uri = resolve_uri(None, result.run_dir.parent)
+    model = scamlens.load(download_model(f"models:/tiny-ensemble/{result.registered_version}", uri))
+    assert model.meta["kind"] == "ensemble" and len(model.classifier.members) == 2
+    np.testing.assert_allclose(model.predict_proba(TEXTS), scamlens.load(result.best_dir).predict_proba(TEXTS), atol=1e-6)

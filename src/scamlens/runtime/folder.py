@@ -92,7 +92,9 @@ def find_model_folder(root: str | Path) -> Path:
         raise MissingError(f"{root}: no such model folder")
     if (root / META_FILE).exists():
         return root
-    candidates = sorted(p.parent for p in root.rglob(META_FILE) if (p.parent / "classifier.json").exists())
+    found = sorted(p.parent for p in root.rglob(META_FILE) if (p.parent / "classifier.json").exists())
+    # An ensemble's folder holds its members' folders: only the outermost model folders count.
+    candidates = [c for c in found if not any(other in c.parents for other in found)]
     if not candidates:
         raise MissingError(f"{root}: not a scamlens model folder ({META_FILE} missing)")
     if len(candidates) > 1:
