@@ -73,6 +73,11 @@ def load(path: pathlib.Path) -> list[dict]:
     return rows
 
 
+def holding(rows: list[dict], pattern: re.Pattern[str]) -> float:
+    """The share of rows whose text matches pattern."""
+    return sum(1 for r in rows if pattern.search(r["text"])) / max(len(rows), 1)
+
+
 def main() -> None:
     target = pathlib.Path(sys.argv[1])
     rows = load(target)
@@ -100,9 +105,8 @@ def main() -> None:
     for name, pattern in COMMON.items():
         pos = [r for r in rows if name in r["labels"]]
         neg = [r for r in rows if name not in r["labels"]]
-        def share(group):
-            return sum(1 for r in group if pattern.search(r["text"])) / max(len(group), 1)
-        print(f"common words of {name}: positives {share(pos):.0%} ({len(pos)}), negatives {share(neg):.0%}")
+        print(f"common words of {name}: positives {holding(pos, pattern):.0%} ({len(pos)}), "
+              f"negatives {holding(neg, pattern):.0%}")
     grams = [trigrams(r["text"]) for r in rows]
     ogrames = [trigrams(r["text"]) for r in others]
     index = collections.defaultdict(set)

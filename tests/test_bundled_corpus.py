@@ -1,7 +1,12 @@
-"""The bundled corpus meets the targets it was written to (issue: corpus v1)."""
+"""The bundled corpus meets the targets it was written to (issue: corpus v2).
+
+Targets are set against real news (realdev), not as quotas: the corpus-vs-real checks run where
+../shared, the real text realdev refers to, is beside the checkout (CI has it), and skip elsewhere.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pytest
@@ -9,12 +14,12 @@ import pytest
 from .conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
+TEXT_ROOT = ROOT.parent / "shared"
+needs_shared = pytest.mark.skipif(not TEXT_ROOT.exists(), reason=f"{TEXT_ROOT} (realdev's text) is not here")
 
 
 @pytest.fixture(scope="module")
 def stats() -> dict:
-    import os
-
     from corpus_report import measure
 
     cwd = os.getcwd()
@@ -25,21 +30,35 @@ def stats() -> dict:
         os.chdir(cwd)
 
 
-def test_size_kinds_and_combinations(stats: dict) -> None:
-    assert stats["examples"] >= 2000
-    kinds = stats["kinds"]
-    assert kinds["headline"] >= 450 and kinds["sentence"] >= 650 and kinds["paragraph"] >= 500 and kinds["article"] >= 250
+@pytest.fixture(scope="module")
+def against_real() -> dict:
+    from corpus_vs_real import compare, load_corpus, load_realdev
+
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        return compare(load_corpus("configs/baseline.yaml"), load_realdev("data/realdev/val.jsonl", str(TEXT_ROOT)))
+    finally:
+        os.chdir(cwd)
+
+
+def test_size_priors_and_forms(stats: dict) -> None:
+    assert stats["examples"] >= 4500
+    assert stats["no_label_share"] >= 0.55
+    assert stats["kinds"]["feed"] >= 800
+    assert stats["kinds"]["long"] >= 150
+    assert {"feed_item", "wire_copy", "press_release", "live_blog", "court_ruling", "encyclopedic", "editorial",
+            "feature"} <= set(stats["forms"])
     assert len(stats["combinations"]) == 8
-    assert min(stats["combinations"].values()) >= 150
-    assert set(stats["registers"]) == {"wire", "government", "ngo", "court", "social", "faq", "feature", "editorial"}
 
 
-def test_hard_negatives_keyword_free_positives_countries_and_variety(stats: dict) -> None:
-    assert stats["hard_negative_share"] >= 0.30
-    assert stats["keyword_free_positive_share"] >= 0.40
-    assert len(stats["countries"]) >= 30
+def test_lengths_variety_and_countries(stats: dict) -> None:
+    words = stats["words_by_kind"]
+    assert words["long"]["min"] >= 600 and words["long"]["max"] <= 1500
+    assert words["article"]["min"] >= 150 and words["article"]["max"] <= 500
     assert stats["max_trigram_overlap"]["share"] < 0.5
-    assert stats["words_by_kind"]["article"]["min"] >= 150 and stats["words_by_kind"]["article"]["max"] <= 500
+    assert stats["max_template_likeness"]["share"] <= 0.5
+    assert len(stats["countries"]) >= 30
 
 
 def test_splits_are_about_70_15_15_and_every_combination_is_in_every_split(stats: dict) -> None:
@@ -47,7 +66,23 @@ def test_splits_are_about_70_15_15_and_every_combination_is_in_every_split(stats
     assert abs(stats["splits"]["train"] / total - 0.70) < 0.03
     for split in ("validation", "test"):
         assert abs(stats["splits"][split] / total - 0.15) < 0.03
-        assert all(stats["combinations_by_split"][split].get(c, 0) >= 20 for c in stats["combinations"])
+        assert all(stats["combinations_by_split"][split].get(c, 0) >= 5 for c in stats["combinations"])
+
+
+@needs_shared
+def test_common_words_sit_within_10_points_of_real_news(against_real: dict) -> None:
+    within = against_real["common_words"]["within_10_points"]
+    assert within and all(all(sides.values()) for sides in within.values()), against_real["common_words"]
+
+
+@needs_shared
+def test_no_word_is_a_label_cue_in_the_corpus_that_real_news_does_not_share(against_real: dict) -> None:
+    assert against_real["shortcut_words"] == []
+
+
+@needs_shared
+def test_places_nationalities_and_gender_are_no_shortcut(against_real: dict) -> None:
+    assert all(against_real["groups"]["within_10_points"].values()), against_real["groups"]["corpus"]
 
 
 def test_no_story_straddles_two_splits() -> None:
