@@ -17,6 +17,7 @@ SCRIPTS = [
     ["bench_inference.py"],
     ["bench_realdata.py", "--transformer-limit", "20000"],
     ["bench_scoring.py"],
+    ["bench_serving.py"],
 ]
 
 

@@ -49,14 +49,22 @@ def _guarded(function):
 
 
 def _show_progress_logs() -> None:
-    """Print scamlens's own progress lines (epochs, fast-path decisions) through rich."""
+    """Print scamlens's own progress lines (steps, epochs, fast-path decisions): through rich on a
+    terminal; elsewhere (CI, nohup, a file) as plain timestamped lines that rich would wrap at 80 columns."""
     import logging
 
     from rich.logging import RichHandler
 
+    from .progress import output_is_terminal
+
     logger = logging.getLogger("scamlens")
     if not logger.handlers:
-        logger.addHandler(RichHandler(console=console, show_path=False, markup=False))
+        if output_is_terminal():
+            handler: logging.Handler = RichHandler(console=console, show_path=False, markup=False)
+        else:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+        logger.addHandler(handler)
         logger.setLevel(logging.INFO)
 
 
@@ -230,16 +238,18 @@ def export(model: Annotated[str, typer.Argument(help="Model folder or models:/ U
 
 
 @app.command()
-def serve(uri: Annotated[str, typer.Argument(help="models:/<name>@<alias>, models:/<name>/<version> or runs:/ URI.")],
-          host: Annotated[str, typer.Option()] = "127.0.0.1",
+@_guarded
+def serve(model: Annotated[str, typer.Argument(
+              help="models:/<name>@<alias>, models:/<name>/<version>, runs:/ URI, or a model folder.")],
+          host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
           port: Annotated[int, typer.Option()] = 5000,
+          workers: Annotated[int, typer.Option(min=1, help="Server processes, each with its own copy of the model.")] = 1,
           tracking_uri: Annotated[str | None, typer.Option(help="Default: MLFLOW_TRACKING_URI or train/mlflow.db.")] = None) -> None:
-    """Serve REST predictions (POST /invocations) with `mlflow models serve`, in this environment."""
-    import subprocess
+    """Serve REST predictions (POST /invocations) with `mlflow models serve`, in this environment.
+    SIGTERM or Ctrl-C stops the whole server and returns once its port is free."""
+    from .serving import serve as run
 
-    from .tracking import resolve_uri, serve_command, serve_env
-
-    raise typer.Exit(subprocess.call(serve_command(uri, host, port), env=serve_env(tracking_uri or resolve_uri())))
+    raise typer.Exit(run(model, host, port, workers, tracking_uri))
 
 
 @app.command()

@@ -3,6 +3,9 @@
 MLflow loads this file, which registers `ScamlensPyfunc` through `set_model`; the model folder
 travels as the artifact "model". Input: a DataFrame with a "text" column (or a list of strings).
 Output: one score column per label and a "labels" column with the labels over threshold.
+
+A row that is not a string is refused as a bad request naming the row and the field
+(`row 3: text: expected a string, got null`); an empty batch gives an empty result.
 """
 
 from __future__ import annotations
@@ -21,13 +24,17 @@ class ScamlensPyfunc(PythonModel):
 
     def predict(self, context, model_input, params=None):
         import pandas as pd
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-        if isinstance(model_input, pd.DataFrame):
-            texts = model_input["text"].tolist()
-        elif isinstance(model_input, str):
-            texts = [model_input]
-        else:
-            texts = list(model_input)
+        from scamlens.serving import RequestError, request_texts
+
+        try:
+            texts = request_texts(model_input)
+        except RequestError as exc:
+            # MLflow's server answers an MlflowException with its message and a 400; any other
+            # exception becomes "Encountered an unexpected error", which names neither row nor field.
+            raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from None
         predictions = self.model.predict(texts, evidence=False)
         rows = [{**{f"{SCORE_PREFIX}{k}": v for k, v in p["scores"].items()}, "labels": p["labels"]}
                 for p in predictions]

@@ -185,15 +185,9 @@ class Tracker:
         if not self.enabled:
             return None
         import mlflow
-        from mlflow.models import ModelSignature
-        from mlflow.types.schema import Array, ColSpec, DataType, Schema
-
-        signature = ModelSignature(
-            inputs=Schema([ColSpec(DataType.string, "text")]),
-            outputs=Schema([ColSpec(DataType.double, f"score_{n}") for n in labels]
-                           + [ColSpec(Array(DataType.string), "labels")]),
-        )
         import pandas as pd
+
+        signature = _signature(labels)
 
         name = self.config.tracking.registered_model
         with warnings.catch_warnings():
@@ -215,6 +209,34 @@ class Tracker:
                                      mlflow.get_run(self.run_id).data.tags.get("corpus_fingerprint", ""))
         self.registered_version = str(version.version)
         return self.registered_version
+
+
+def _signature(labels: tuple[str, ...]):
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import Array, ColSpec, DataType, Schema
+
+    return ModelSignature(
+        inputs=Schema([ColSpec(DataType.string, "text")]),
+        outputs=Schema([ColSpec(DataType.double, f"score_{n}") for n in labels]
+                       + [ColSpec(Array(DataType.string), "labels")]),
+    )
+
+
+def save_pyfunc(model_folder: Path, target: Path) -> Path:
+    """Wrap a model folder as a local MLflow pyfunc model in `target` (as log_model does, without a
+    run), so `mlflow models serve` can serve a folder that was never registered."""
+    import mlflow
+
+    from .runtime.folder import find_model_folder, read_meta, verify_manifest
+
+    found = find_model_folder(model_folder)
+    verify_manifest(found)  # a broken folder is refused here, not by a server that fails to start
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        mlflow.pyfunc.save_model(str(target), python_model=str(PYFUNC_CODE), artifacts={"model": str(found)},
+                                 signature=_signature(tuple(read_meta(found)["labels"])),
+                                 pip_requirements=_requirements(found))
+    return target
 
 
 def _requirements(model_folder: Path) -> list[str]:

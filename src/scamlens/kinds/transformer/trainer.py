@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ...evaluation.metrics import multilabel_report
+from ...progress import step_progress
 from ...runtime import bert
 from ...runtime import transformer as runtime_transformer
 from ...runtime.classifier import LabelledTexts, MetricsLogger
@@ -257,23 +258,26 @@ class TransformerClassifier(TransformerPredictor):
         self.model.train()
         run.optimizer.zero_grad(set_to_none=True)
         loss_sum, seen = torch.zeros((), device=run.device), 0
-        for index, batch in enumerate(batches):
-            pieces = [run.pieces_of[d] for d in batch]
-            inputs = pad_batch([run.encoded[p] for group in pieces for p in group], self.tokenizer.pad_token_id)
-            with autocast(run.device, run.dtype):
-                logits = self.model(**{k: v.to(run.device) for k, v in inputs.items()}).logits.float()
-            # A document's logit per label is the maximum over its pieces, as at prediction time.
-            bounds = np.cumsum([0] + [len(group) for group in pieces])
-            document_logits = torch.stack([logits[a:b].max(dim=0).values for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
-            loss = run.loss_fn(document_logits, torch.as_tensor(run.y[batch], device=run.device))
-            run.scaler.scale(loss / s.gradient_accumulation_steps).backward()
-            loss_sum += loss.detach() * len(batch)
-            seen += len(batch)
-            if (index + 1) % s.gradient_accumulation_steps == 0 or index == len(batches) - 1:
-                self._optimizer_step(run)
-                state.global_step += 1
-                if state.global_step >= run.total_steps:
-                    break
+        steps = min(math.ceil(len(batches) / s.gradient_accumulation_steps), run.total_steps - state.global_step)
+        with step_progress(f"epoch {epoch + 1}/{run.epochs}", steps) as progress:
+            for index, batch in enumerate(batches):
+                pieces = [run.pieces_of[d] for d in batch]
+                inputs = pad_batch([run.encoded[p] for group in pieces for p in group], self.tokenizer.pad_token_id)
+                with autocast(run.device, run.dtype):
+                    logits = self.model(**{k: v.to(run.device) for k, v in inputs.items()}).logits.float()
+                # A document's logit per label is the maximum over its pieces, as at prediction time.
+                bounds = np.cumsum([0] + [len(group) for group in pieces])
+                document_logits = torch.stack([logits[a:b].max(dim=0).values for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+                loss = run.loss_fn(document_logits, torch.as_tensor(run.y[batch], device=run.device))
+                run.scaler.scale(loss / s.gradient_accumulation_steps).backward()
+                loss_sum += loss.detach() * len(batch)
+                seen += len(batch)
+                if (index + 1) % s.gradient_accumulation_steps == 0 or index == len(batches) - 1:
+                    self._optimizer_step(run)
+                    state.global_step += 1
+                    progress.step(seen, loss_sum)
+                    if state.global_step >= run.total_steps:
+                        break
         return float(loss_sum.item() / max(seen, 1))
 
     def _optimizer_step(self, run: _Run) -> None:
