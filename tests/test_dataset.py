@@ -46,7 +46,7 @@ def test_saved_dataset_has_classlabel_features_and_build_info(tmp_path: Path, ba
     dataset, info = load_build(save_build(build, baseline_config.data, tmp_path / "built"))
     assert set(dataset) == {"train", "validation", "test"}
     train = dataset["train"]
-    assert list(train.features) == ["id", "text", "labels", "story", "kind", "register"]
+    assert list(train.features) == ["id", "text", "labels", "story", "kind", "register", "form"]
     assert isinstance(train.features["labels"].feature, ClassLabel)
     assert train.features["labels"].feature.names == list(LABELS.names)
     assert info["fingerprint"] == build.fingerprint

@@ -13,7 +13,7 @@ from scamlens.evaluation.labelled import FingerprintMismatch
 from scamlens.evaluation.report import evaluate_report
 
 NEW_ROW = {"id": "t-99", "text": "A new court case about a scam compound was heard today.", "labels": ["scam_operation"],
-           "kind": "sentence", "story": "s-new", "register": "wire"}
+           "kind": "sentence", "story": "s-new", "register": "wire", "form": "news"}
 
 
 @pytest.fixture()

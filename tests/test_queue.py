@@ -133,7 +133,7 @@ def test_label_studio_round_trip_gives_valid_corpus_lines(model: Model, unlabell
                                           register="ngo", story_prefix="ls-")
     assert (written, skipped) == (5, 1)
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert all(set(line) == {"id", "text", "labels", "kind", "story", "register"} for line in lines)
+    assert all(set(line) == {"id", "text", "labels", "kind", "story", "register", "form"} for line in lines)
     by_text = {line["text"]: line for line in lines}
     expected = {t["data"]["text"]: c for t, c in zip(result.tasks, chosen, strict=True) if c is not None}
     expected[result.tasks[5]["data"]["text"]] = ["scam_operation", "deportation"]
@@ -168,7 +168,7 @@ def test_import_refuses_unknown_labels_and_reads_jsonl_exports(tmp_path: Path) -
     path.write_text(json.dumps(exported) + "\n")
     out, written, _ = import_export(path, tmp_path / "lines.jsonl", labels)
     assert json.loads(out.read_text()) == {"id": "ls-3", "text": "y", "labels": ["b"], "kind": "paragraph",
-                                           "story": "story-ls-3", "register": "wire"}
+                                           "story": "story-ls-3", "register": "wire", "form": "news"}
 
 
 def test_queue_commands(trained_baseline, unlabelled: Path, tmp_path: Path) -> None:

@@ -152,7 +152,7 @@ def test_report_folder_has_every_table_plot_and_exact_evidence(model: Model, tra
     from scamlens.evaluation.labelled import evaluate_model
 
     assert report["metrics"] == evaluate_model(model, str(data))
-    assert report["data"]["examples"] == 31 and list(report["slices"]) == ["kind", "register"]
+    assert report["data"]["examples"] == 31 and list(report["slices"]) == ["kind", "register", "form"]
     assert report["slices"]["kind"]["article"]["examples"] == 1
     assert set(report["intervals"]["per_label"]) == set(labels)
 

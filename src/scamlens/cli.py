@@ -303,12 +303,13 @@ def queue_import(export: Annotated[Path, typer.Argument(help="Label Studio JSON 
                  labels: Annotated[Path, typer.Option(help="Labels file.")] = Path("configs/labels.yaml"),
                  kind: Annotated[str, typer.Option(help="kind when the task has none.")] = "paragraph",
                  register: Annotated[str, typer.Option(help="register when the task has none.")] = "wire",
+                 form: Annotated[str, typer.Option(help="form when the task has none.")] = "news",
                  story_prefix: Annotated[str, typer.Option(help="story = prefix + id when the task has none.")] = "story-",
                  id_prefix: Annotated[str, typer.Option(help="id = prefix + task id when the task has none.")] = "ls-") -> None:
     """Turn a Label Studio export back into corpus lines that `scamlens data validate` accepts."""
     from .evaluation.queue import import_export
 
-    path, written, skipped = import_export(export, out, labels, kind, register, story_prefix, id_prefix)
+    path, written, skipped = import_export(export, out, labels, kind, register, story_prefix, id_prefix, form)
     console.print(f"{written} corpus line(s) -> {path}; {skipped} task(s) without a submitted annotation skipped",
                   highlight=False)
     print(path)

@@ -7,7 +7,7 @@ JSON task format, with each model's decisions as pre-annotations ("predictions")
 config whose multiple-choice `Choices` list the label names.
 
 `scamlens queue-import` reads a Label Studio JSON export (tasks with `annotations[].result[]`)
-and writes corpus lines `{"id", "text", "labels", "kind", "story", "register"}` that
+and writes corpus lines `{"id", "text", "labels", "kind", "story", "register", "form"}` that
 `scamlens data validate` accepts. The label-studio-sdk is not needed: both formats are plain JSON.
 """
 
@@ -32,9 +32,10 @@ TO_NAME = "text"  # the Text object's name, fed from the task's data.text
 LABEL_CONFIG_SUFFIX = ".label_config.xml"
 DEFAULT_LIMIT = 50
 # Task data fields carried from the unlabelled records into the export and back into the corpus.
-CORPUS_EXTRAS = ("kind", "register", "story")
+CORPUS_EXTRAS = ("kind", "register", "form", "story")
 DEFAULT_KIND = "paragraph"
 DEFAULT_REGISTER = "wire"
+DEFAULT_FORM = "news"
 DEFAULT_ID_PREFIX = "ls-"
 DEFAULT_STORY_PREFIX = "story-"
 
@@ -270,10 +271,11 @@ def annotated_choices(task: dict[str, Any], from_name: str = FROM_NAME) -> list[
 
 def export_to_lines(tasks: list[dict[str, Any]], labels: LabelSet, kind: str = DEFAULT_KIND,
                     register: str = DEFAULT_REGISTER, story_prefix: str = DEFAULT_STORY_PREFIX,
-                    id_prefix: str = DEFAULT_ID_PREFIX, where: str = "<export>") -> tuple[list[dict[str, Any]], int]:
+                    id_prefix: str = DEFAULT_ID_PREFIX, where: str = "<export>",
+                    form: str = DEFAULT_FORM) -> tuple[list[dict[str, Any]], int]:
     """(corpus lines, tasks skipped for lack of an annotation).
 
-    kind, register and story come from the task data when present, else the defaults given; a task
+    kind, register, form and story come from the task data when present, else the defaults given; a task
     without a story is its own story (`<story_prefix><id>`), so it never straddles splits with
     another. A task without an id in its data gets `<id_prefix><Label Studio task id>`. Unknown
     label names raise, naming the task.
@@ -300,19 +302,21 @@ def export_to_lines(tasks: list[dict[str, Any]], labels: LabelSet, kind: str = D
             "kind": str(data.get("kind") or kind),
             "story": str(data.get("story") or f"{story_prefix}{example_id}"),
             "register": str(data.get("register") or register),
+            "form": str(data.get("form") or form),
         })
     return lines, skipped
 
 
 def import_export(export: str | Path, out: str | Path, labels: str | Path | LabelSet = "configs/labels.yaml",
                   kind: str = DEFAULT_KIND, register: str = DEFAULT_REGISTER,
-                  story_prefix: str = DEFAULT_STORY_PREFIX, id_prefix: str = DEFAULT_ID_PREFIX) -> tuple[Path, int, int]:
+                  story_prefix: str = DEFAULT_STORY_PREFIX, id_prefix: str = DEFAULT_ID_PREFIX,
+                  form: str = DEFAULT_FORM) -> tuple[Path, int, int]:
     """The plain function behind `scamlens queue-import`: (output file, lines written, tasks skipped)."""
     from ..data.labels import load_labels
 
     label_set = labels if isinstance(labels, LabelSet) else load_labels(labels)
     lines, skipped = export_to_lines(read_export(export), label_set, kind, register, story_prefix, id_prefix,
-                                     where=str(export))
+                                     where=str(export), form=form)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
