@@ -36,6 +36,13 @@ def transformer_package(model_dir: Path, fast_path: str | None = None):
     return model.predict_proba
 
 
+def ensemble_package(model_dir: Path):
+    """The exported ensemble package: both members, each on its own runtime, one weighted mean."""
+    import scamlens_ensemble_bench as package
+
+    return package.load().predict_proba
+
+
 def sklearn_pipeline(model_dir: Path):
     """The same model as the baseline, fitted and run through scikit-learn's own objects."""
     import yaml
@@ -72,6 +79,7 @@ def hf_pipeline(model_dir: Path):
 
 
 CONTENDERS = {"baseline-package": baseline_package, "transformer-package": transformer_package,
+              "ensemble-package": ensemble_package,
               "transformer-package-fp32": lambda d: transformer_package(d, "none"),
               "transformer-package-int8": lambda d: transformer_package(d, "int8"),
               "transformer-package-bf16": lambda d: transformer_package(d, "bf16"),

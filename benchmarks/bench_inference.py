@@ -8,7 +8,9 @@ Contenders, each measured in its own process on the same texts:
   fitted on the same training split with the same settings;
 - transformer-package: the exported fine-tuned transformer package (CPU, the fast path chosen at
   training), and the same package forced to each other variant (fp32, int8, bf16) to show what each is worth;
-- hf-pipeline: transformers.pipeline("text-classification", top_k=None) over the same weights.
+- hf-pipeline: transformers.pipeline("text-classification", top_k=None) over the same weights;
+- ensemble-package: the exported ensemble of the two (when train/ensemble/model-best exists), beside its members.
+The transformer's fast path is the one chosen at load on this machine (`scamlens info` shows it).
 Texts: headlines, and articles cut to exactly 400 words; batch sizes 1 and 32.
 Goals: baseline >= 5,000 headlines/s; transformer package >= 2x the pipeline on 400-word articles.
 """
@@ -53,14 +55,18 @@ def main() -> None:
                  ("sklearn-pipeline", main_python, DEFAULT_MODELS["tfidf"])]
     if (DEFAULT_MODELS["transformer"] / "meta.json").exists():
         package_python = installed_package(DEFAULT_MODELS["transformer"], "scamlens_transformer_bench")
-        shipped = json.loads((DEFAULT_MODELS["transformer"] / "classifier.json").read_text())["settings"]
-        decision = shipped.get("fast_path_decision", "none")
-        shipped_mode = "fp32" if decision == "none" else decision
-        print(f"transformer package ships fast path: {shipped_mode}", file=sys.stderr)
+        import scamlens
+
+        chosen = scamlens.load(DEFAULT_MODELS["transformer"]).classifier.fast_path_mode
+        shipped_mode = "fp32" if chosen == "none" else chosen
+        print(f"fast path chosen at load on this machine: {shipped_mode}", file=sys.stderr)
         plan += [("transformer-package", package_python, DEFAULT_MODELS["transformer"])]
         plan += [(f"transformer-package-{mode}", package_python, DEFAULT_MODELS["transformer"])
                  for mode in ("fp32", "int8", "bf16") if mode != shipped_mode]
         plan += [("hf-pipeline", main_python, DEFAULT_MODELS["transformer"])]
+    ensemble = ROOT / "train" / "ensemble" / "model-best"
+    if (ensemble / "meta.json").exists():
+        plan += [("ensemble-package", installed_package(ensemble, "scamlens_ensemble_bench"), ensemble)]
     rows = []
     for contender, python, model_dir in plan:
         result = run_child(python, contender, model_dir, texts_file, args.time_cap)

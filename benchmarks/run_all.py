@@ -15,6 +15,7 @@ SCRIPTS = [
     ["bench_training.py"],
     ["bench_cold_start.py"],
     ["bench_inference.py"],
+    ["bench_realdev.py"],
     ["bench_realdata.py", "--transformer-limit", "20000"],
     ["bench_scoring.py"],
     ["bench_serving.py"],
