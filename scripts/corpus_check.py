@@ -73,6 +73,12 @@ def load(path: pathlib.Path) -> list[dict]:
     return rows
 
 
+def template_counts(grams: list[set[tuple[str, str, str]]]) -> list[tuple[int, int]]:
+    """Template-likeness: per text, (its trigrams that occur in any other text, its trigrams)."""
+    seen = collections.Counter(t for g in grams for t in g)
+    return [(sum(1 for t in g if seen[t] > 1), len(g)) for g in grams]
+
+
 def holding(rows: list[dict], pattern: re.Pattern[str]) -> float:
     """The share of rows whose text matches pattern."""
     return sum(1 for r in rows if pattern.search(r["text"])) / max(len(rows), 1)
@@ -128,12 +134,9 @@ def main() -> None:
             if c / smaller >= 0.5:
                 print(f"near-duplicate ({c}/{smaller} trigrams): {allrows[i]['_where']} ~ {allrows[j]['_where']}")
     if others:
-        # Template-likeness: the share of a text's trigrams that occur anywhere else in the corpus.
-        seen = collections.Counter(t for g in allgrams for t in g)
-        for i, g in enumerate(grams):
-            common = sum(1 for t in g if seen[t] > 1)
-            if g and common / len(g) > 0.5:
-                print(f"template-like ({common}/{len(g)} trigrams occur elsewhere): {rows[i]['_where']}")
+        for i, (common, total) in enumerate(template_counts(allgrams)[:len(rows)]):
+            if total and common / total > 0.5:
+                print(f"template-like ({common}/{total} trigrams occur elsewhere): {rows[i]['_where']}")
 
 
 if __name__ == "__main__":

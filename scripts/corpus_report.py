@@ -25,7 +25,7 @@ from scamlens.data.labels import load_labels
 from scamlens.data.splits import SPLITS
 
 sys.path.insert(0, str(Path(__file__).parent))
-from corpus_check import trigrams  # noqa: E402  (the slice checker's definitions, shared)
+from corpus_check import template_counts, trigrams  # noqa: E402  (the slice checker's definitions, shared)
 from corpus_vs_real import compare, load_corpus, load_realdev, render  # noqa: E402
 
 # Words that tie a text to one of the themes' vocabularies; a none-labelled text using them is a
@@ -77,9 +77,7 @@ def max_trigram_overlap(texts: list[str]) -> tuple[float, int, int]:
 
 def template_likeness(texts: list[str]) -> tuple[float, int]:
     """The largest share of one text's word trigrams that occur in any other text, and which text."""
-    grams = [trigrams(t) for t in texts]
-    seen = collections.Counter(t for g in grams for t in g)
-    shares = [sum(1 for t in g if seen[t] > 1) / len(g) if g else 0.0 for g in grams]
+    shares = [common / total if total else 0.0 for common, total in template_counts([trigrams(t) for t in texts])]
     worst = max(range(len(shares)), key=shares.__getitem__)
     return shares[worst], worst
 

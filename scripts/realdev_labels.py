@@ -30,15 +30,9 @@ def read(path: Path) -> dict[str, dict]:
     return {row["id"]: row for row in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if row}
 
 
-def kappa(a: list[bool], b: list[bool]) -> float:
-    n = len(a)
-    observed = sum(x == y for x, y in zip(a, b, strict=True)) / n
-    pa, pb = sum(a) / n, sum(b) / n
-    expected = pa * pb + (1 - pa) * (1 - pb)
-    return 1.0 if expected == 1 else (observed - expected) / (1 - expected)
-
-
 def agree() -> dict:
+    from scamlens.evaluation.compare import cohen_kappa
+
     a, b = read(REALDEV / "passes/pass_a.jsonl"), read(REALDEV / "passes/pass_b.jsonl")
     if set(a) != set(b):
         raise SystemExit(f"the passes label different items: {sorted(set(a) ^ set(b))[:10]}")
@@ -48,7 +42,8 @@ def agree() -> dict:
     for label in LABELS:
         x = [label in a[i]["labels"] for i in ids]
         y = [label in b[i]["labels"] for i in ids]
-        k = kappa(x, y)
+        k = cohen_kappa(x, y)
+        k = 1.0 if k is None else k  # both passes constant and equal: perfect agreement
         same = sum(p == q for p, q in zip(x, y, strict=True)) / len(ids)
         result["kappa"][label] = round(k, 3)
         print(f"| {label} | {sum(x)} | {sum(y)} | {same:.1%} | {k:.3f} |")
