@@ -48,6 +48,9 @@ DECISIONS: dict[str, dict] = {
     "precision-0.9": {"policy": "precision_target", "precision_target": 0.9},
     "temperature-precision-0.9": {"calibration": "temperature", "policy": "precision_target", "precision_target": 0.9},
     "precision-0.95": {"policy": "precision_target", "precision_target": 0.95},
+    "prior-0.05": {"policy": "prior_f1", "deployment_prior": 0.05},
+    "prior-0.01": {"policy": "prior_f1", "deployment_prior": 0.01},
+    "prior-0.002": {"policy": "prior_f1", "deployment_prior": 0.002},
 }
 OUT = WORK / "variants"
 LONG_KINDS = {"article", "editorial", "press_release"}

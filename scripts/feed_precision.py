@@ -3,6 +3,7 @@
     python scripts/feed_precision.py draw baseline=train/baseline/model-best transformer=train/transformer/model-best
     python scripts/feed_precision.py export --out /tmp/feed_sample_texts.jsonl   # texts for blind labelling
     python scripts/feed_precision.py report
+    python scripts/feed_precision.py curve NAME      # precision at stricter thresholds, from the same sample
 
 `draw` scores every item of the 2023 world feeds (171,739 headlines with their summaries, almost
 none on-theme) with each model, records the share flagged per label in data/realdev/feed_flags.json,
@@ -10,7 +11,9 @@ and draws a fixed random
 sample of 50 flagged items per label per model into data/realdev/feed_sample.jsonl, as references
 (file, line, title). Items already labelled there keep their labels, so a new model only adds the
 items it alone flags. `export` resolves the unlabelled items' text for a labeller, with no model,
-score or label attached; `merge` writes a labeller's labels back into the sample file by id. `report` prints
+score or label attached; `curve` reads precision at thresholds above the model's off the labelled
+sample (the flags at a stricter threshold are a subset, so the sample restricted to them is still a
+random sample of them), from the scores `draw` saved; `merge` writes a labeller's labels back into the sample file by id. `report` prints
 precision per label per model with a 95% Wilson interval beside the flag rate, and writes
 benchmarks/results/feed_precision.json.
 """
@@ -56,18 +59,45 @@ def write_sample(rows: dict[str, dict]) -> None:
     SAMPLE.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ordered), encoding="utf-8")
 
 
-def draw(root: Path, models: list[str], batch_size: int) -> None:
+def score(model, texts: list[str], batch_size: int, cache: dict[str, np.ndarray]) -> np.ndarray:
+    """The model's probabilities on every text; an ensemble is scored from its members' scores.
+
+    Scores are cached by the model folder's manifest, so an ensemble drawn after its members (whose
+    folders it holds byte-identical copies of) costs no second pass of the transformer over the feed.
+    This is exactly what EnsemblePredictor.predict_proba computes: the weighted sum of the members'
+    calibrated probabilities.
+    """
+    key = (model.path / "manifest.json").read_text(encoding="utf-8") if model.path else None
+    if key is not None and key in cache:
+        return cache[key]
+    if model.classifier.kind == "ensemble":
+        combined = np.zeros((len(texts), len(model.labels)), dtype=np.float64)
+        for _, member, weight in model.classifier.live_members():
+            combined += weight * score(member, texts, batch_size, cache)
+        scores = combined.astype(np.float32)
+    else:
+        scores = np.concatenate([model.predict_proba(texts[i:i + batch_size]) for i in range(0, len(texts), batch_size)])
+    if key is not None:
+        cache[key] = scores
+    return scores
+
+
+def draw(root: Path, models: list[str], batch_size: int, scores_dir: Path | None = None) -> None:
     import scamlens
 
     feed = list(read_jsonl(root, WORLD))
     texts = [feed_text(rec) for _, rec in feed]
     flags_report = json.loads(FLAGS.read_text()) if FLAGS.exists() else {}
     rows = read_sample()
+    cache: dict[str, np.ndarray] = {}
     for spec in models:
         name, _, path = spec.partition("=")
         model = scamlens.load(path)
-        scores = np.concatenate([model.predict_proba(texts[i:i + batch_size]) for i in range(0, len(texts), batch_size)])
+        scores = score(model, texts, batch_size, cache)
         flagged = scores >= model.thresholds
+        if scores_dir is not None:  # kept so that precision at other thresholds can be read off the labelled sample
+            scores_dir.mkdir(parents=True, exist_ok=True)
+            np.save(scores_dir / f"{name}.npy", scores.astype(np.float32))
         flags_report[name] = {"model": path, "items": len(texts),
                               "flag_rate": {lab: float(flagged[:, j].mean()) for j, lab in enumerate(model.labels)},
                               "any_label": float(flagged.any(axis=1).mean())}
@@ -144,18 +174,43 @@ flags that carry the label; the interval is Wilson's 95%. The sample's reference
     return result
 
 
+def curve(name: str, scores_dir: Path) -> None:
+    """Precision and flag count at the model's thresholds and at the sample's score quartiles above them."""
+    import scamlens
+
+    info = json.loads(FLAGS.read_text())[name]
+    scores = np.load(scores_dir / f"{name}.npy")
+    model = scamlens.load(info["model"])
+    rows = [r for r in read_sample().values() if r["labels"] is not None]
+    print("| label | threshold | flags | sample | precision [95% CI] | estimated right flags |\n|---|---|---|---|---|---|")
+    for j, label in enumerate(model.labels):
+        drawn = [r for r in rows if f"{name}:{label}" in r.get("drawn_for", [])]
+        drawn_scores = np.array([scores[r["key"]["line"] - 1, j] for r in drawn])
+        right = np.array([label in r["labels"] for r in drawn])
+        for cut in [float(model.thresholds[j]), *np.quantile(drawn_scores, [0.25, 0.5, 0.75]).tolist()]:
+            kept = drawn_scores >= cut
+            flags = int((scores[:, j] >= cut).sum())
+            precision = right[kept].mean()
+            low, high = wilson(int(right[kept].sum()), int(kept.sum()))
+            print(f"| {label} | {cut:.3f} | {flags} | {int(kept.sum())} | {precision:.2f} [{low:.2f}, {high:.2f}] | {precision * flags:.0f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["draw", "export", "merge", "report"])
-    parser.add_argument("models", nargs="*", help="NAME=MODEL_PATH (draw); a labels JSONL (merge)")
+    parser.add_argument("command", choices=["draw", "export", "merge", "report", "curve"])
+    parser.add_argument("models", nargs="*", help="NAME=MODEL_PATH (draw); a labels JSONL (merge); NAME (curve)")
     parser.add_argument("--root", type=Path, default=Path("../shared"))
     parser.add_argument("--out", type=Path, default=Path("/tmp/feed_sample_texts.jsonl"))
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--scores-dir", type=Path, default=Path("train/feed_scores"),
+                        help="where draw saves each model's scores on the feed, NAME.npy (train/ is not tracked)")
     args = parser.parse_args()
     if args.command == "draw":
-        draw(args.root, args.models, args.batch_size)
+        draw(args.root, args.models, args.batch_size, args.scores_dir)
     elif args.command == "export":
         export(args.root, args.out)
+    elif args.command == "curve":
+        curve(args.models[0], args.scores_dir)
     elif args.command == "merge":
         merge(Path(args.models[0]))
     else:

@@ -12,7 +12,7 @@ import pytest
 import scamlens
 from scamlens.decisions import fit_calibration, fit_isotonic, fit_temperature
 from scamlens.runtime.calibration import CALIBRATION_FILE, calibrate, check_calibration, logit, sigmoid, step_function
-from scamlens.runtime.decision import precision_threshold, tune_by_policy
+from scamlens.runtime.decision import precision_threshold, prior_threshold, tune_by_policy
 from scamlens.runtime.errors import InputError
 from scamlens.runtime.pooling import make_pooling, pool
 
@@ -61,6 +61,19 @@ def test_policy_falls_back_to_max_f1_where_the_target_is_unreachable():
     assert chosen[0] == pytest.approx(0.75) and chosen[1] == max_f1[1]
     with pytest.raises(ValueError, match="unknown threshold policy 'recall'"):
         tune_by_policy(y, scores, "recall")
+
+
+def test_prior_f1_weights_negatives_up_to_the_deployment_prior():
+    # 3 positives, 3 negatives. At prior 0.5 each negative weighs 1: plain max-F1, the cut at 0.45 (F1 6/7).
+    assert prior_threshold(Y, S, 0.5) == (pytest.approx(0.45), pytest.approx(6 / 7))
+    # At prior 0.1 each negative weighs 9: the cut at 0.65 costs 9 false positives (F1 4/14), so the
+    # threshold rises to 0.75, above every negative (F1 4/5).
+    assert prior_threshold(Y, S, 0.1) == (pytest.approx(0.75), pytest.approx(0.8))
+    thresholds, fell = tune_by_policy(np.c_[Y, Y], np.c_[S, S], "prior_f1", deployment_prior=0.1)
+    assert thresholds.tolist() == pytest.approx([0.75, 0.75]) and fell == []
+    for bad in (0.0, 1.0):
+        with pytest.raises(ValueError, match=f"deployment prior must be between 0 and 1, got {bad}"):
+            prior_threshold(Y, S, bad)
 
 
 # --- calibration -------------------------------------------------------------------------------------

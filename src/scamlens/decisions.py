@@ -100,7 +100,8 @@ def decide(y_true: np.ndarray, scores: np.ndarray, config: DecisionConfig, label
     """Fit calibration on validation scores, then thresholds on the calibrated scores by the policy."""
     calibration = fit_calibration(y_true, scores, config.calibration)
     calibrated = calibrate(scores, calibration)
-    thresholds, fallbacks = tune_by_policy(y_true, calibrated, config.policy, config.precision_target)
+    thresholds, fallbacks = tune_by_policy(y_true, calibrated, config.policy, config.precision_target,
+                                           config.deployment_prior)
     for j in fallbacks:
         logger.warning("label %s: no threshold reaches validation precision %.2f; using the max-F1 threshold",
                        labels[j], config.precision_target)
@@ -108,4 +109,6 @@ def decide(y_true: np.ndarray, scores: np.ndarray, config: DecisionConfig, label
     if config.policy == "precision_target":
         policy["precision_target"] = config.precision_target
         policy["fell_back_to_max_f1"] = [labels[j] for j in fallbacks]
+    if config.policy == "prior_f1":
+        policy["deployment_prior"] = config.deployment_prior
     return Decision(calibration, thresholds, policy)

@@ -66,6 +66,8 @@ Versions: {versions}. MLflow run: `{run_id}`.
 POLICY_WORDS = {
     "max_f1": "per label, the threshold that maximises validation F1",
     "precision_target": "per label, the lowest threshold whose validation precision reaches {target:.2f}",
+    "prior_f1": "per label, the threshold that maximises validation F1 with negatives weighted as if positives"
+                " made up {prior:.2%} of texts",
 }
 POOLING_WORDS = {"max": "the best chunk's score", "mean_top_k": "the mean of the {k} best chunks",
                  "noisy_or": "noisy-OR over all chunks: 1 - prod(1 - s)"}
@@ -75,7 +77,8 @@ def _decision_parts(meta: dict[str, Any]) -> tuple[str, str, str]:
     """(policy words, pooling words, the Decisions section) from meta.json's "decision" record."""
     decision = meta.get("decision") or {}
     name = decision.get("name", "max_f1")
-    policy = POLICY_WORDS.get(name, name).format(target=decision.get("precision_target") or 0.0)
+    policy = POLICY_WORDS.get(name, name).format(target=decision.get("precision_target") or 0.0,
+                                                 prior=decision.get("deployment_prior") or 0.0)
     pooling_record = decision.get("pooling") or {"method": "max", "k": 2}
     pooling = POOLING_WORDS.get(pooling_record["method"], pooling_record["method"]).format(k=pooling_record.get("k"))
     lines = [f"- Thresholds: {policy}.", f"- Calibration (fitted on the validation split, applied before "

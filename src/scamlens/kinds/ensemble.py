@@ -83,7 +83,8 @@ class EnsembleTrainer(EnsemblePredictor):
         best, best_key = None, None
         for weights in weight_grid(len(self.members), self.config.weight_step):
             mixed = np.tensordot(np.asarray(weights), scores, axes=1)
-            thresholds, _ = tune_by_policy(validation.y, mixed, decision.policy, decision.precision_target)
+            thresholds, _ = tune_by_policy(validation.y, mixed, decision.policy, decision.precision_target,
+                                           decision.deployment_prior)
             f1 = multilabel_report(validation.y, apply_thresholds(mixed, thresholds), None, self.labels)["macro_f1"]
             self.weight_search.append({"weights": list(weights), "val_macro_f1": round(f1, 6)})
             key = (round(f1, 9), -float(np.abs(np.asarray(weights) - uniform).sum()))

@@ -43,7 +43,7 @@ class EnsemblePredictor(Classifier):
         self.weights = [float(w) for w in weights]
         self.names = list(names)
 
-    def _live(self) -> list[tuple[str, Any, float]]:
+    def live_members(self) -> list[tuple[str, Any, float]]:
         """(name, member, weight) of members with a non-zero weight: a zero-weight member is not run."""
         if not self.members:
             raise RuntimeError("this ensemble has no members; train it or load a saved one")
@@ -53,7 +53,7 @@ class EnsemblePredictor(Classifier):
     def score_documents(self, texts: Sequence[str]) -> tuple[np.ndarray, list[ChunkScores | None]]:
         combined = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
         merged: list[list[tuple[Chunk, np.ndarray]]] = [[] for _ in texts]
-        for name, member, weight in self._live():
+        for name, member, weight in self.live_members():
             pooled, chunks = member.classifier.score_documents(list(texts))
             combined += weight * calibrate(pooled, member.calibration)
             for i, scored in enumerate(chunks):
@@ -70,7 +70,7 @@ class EnsemblePredictor(Classifier):
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         combined = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
-        for _, member, weight in self._live():
+        for _, member, weight in self.live_members():
             combined += weight * member.predict_proba(list(texts))
         return combined.astype(np.float32)
 
