@@ -96,8 +96,11 @@ def draw(root: Path, models: list[str], batch_size: int, scores_dir: Path | None
         scores = score(model, texts, batch_size, cache)
         flagged = scores >= model.thresholds
         if scores_dir is not None:  # kept so that precision at other thresholds can be read off the labelled sample
+            # Row i holds the feed's line i + 1 (NaN for a blank line), the key the sample's references use.
+            by_line = np.full((feed[-1][0], scores.shape[1]), np.nan, dtype=np.float32)
+            by_line[[line - 1 for line, _ in feed]] = scores
             scores_dir.mkdir(parents=True, exist_ok=True)
-            np.save(scores_dir / f"{name}.npy", scores.astype(np.float32))
+            np.save(scores_dir / f"{name}.npy", by_line)
         flags_report[name] = {"model": path, "items": len(texts),
                               "flag_rate": {lab: float(flagged[:, j].mean()) for j, lab in enumerate(model.labels)},
                               "any_label": float(flagged.any(axis=1).mean())}
@@ -189,7 +192,7 @@ def curve(name: str, scores_dir: Path) -> None:
         right = np.array([label in r["labels"] for r in drawn])
         for cut in [float(model.thresholds[j]), *np.quantile(drawn_scores, [0.25, 0.5, 0.75]).tolist()]:
             kept = drawn_scores >= cut
-            flags = int((scores[:, j] >= cut).sum())
+            flags = int((scores[:, j] >= cut).sum())  # NaN rows (blank lines) never reach a cut
             precision = right[kept].mean()
             low, high = wilson(int(right[kept].sum()), int(kept.sum()))
             print(f"| {label} | {cut:.3f} | {flags} | {int(kept.sum())} | {precision:.2f} [{low:.2f}, {high:.2f}] | {precision * flags:.0f} |")

@@ -52,8 +52,8 @@ def precision_threshold(y_true: np.ndarray, scores: np.ndarray, target: float) -
     return float(thresholds[reaching[-1]]) if len(reaching) else None
 
 
-def best_threshold(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
-    """(threshold, F1) maximising F1 for one label.
+def best_threshold(y_true: np.ndarray, scores: np.ndarray, negative_weight: float = 1.0) -> tuple[float, float]:
+    """(threshold, F1) maximising F1 for one label, each negative counting `negative_weight` times.
 
     Every cut between two distinct scores is a candidate; the threshold is placed halfway between
     them so that small score drift does not flip decisions. Ties in F1 go to the threshold nearest
@@ -65,7 +65,7 @@ def best_threshold(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, float
     if positives == 0 or len(scores) == 0:
         return DEFAULT_THRESHOLD, 0.0
     thresholds, tp, predicted = _cuts(y_true, scores)
-    f1 = 2 * tp / (predicted + positives)
+    f1 = 2 * tp / (tp + negative_weight * (predicted - tp) + positives)
     best = f1.max()
     chosen = thresholds[np.isclose(f1, best)]
     threshold = float(chosen[np.argmin(np.abs(chosen - DEFAULT_THRESHOLD))])
@@ -85,17 +85,10 @@ def prior_threshold(y_true: np.ndarray, scores: np.ndarray, prior: float) -> tup
     if not 0 < prior < 1:
         raise ValueError(f"deployment prior must be between 0 and 1, got {prior}")
     y_true = np.asarray(y_true, dtype=bool)
-    scores = np.asarray(scores, dtype=np.float64)
     positives, negatives = int(y_true.sum()), int((~y_true).sum())
     if positives == 0 or negatives == 0:
         return DEFAULT_THRESHOLD, 0.0
-    weight = positives / negatives * (1 - prior) / prior
-    thresholds, tp, predicted = _cuts(y_true, scores)
-    weighted_predicted = tp + weight * (predicted - tp)
-    f1 = 2 * tp / (weighted_predicted + positives)
-    best = f1.max()
-    chosen = thresholds[np.isclose(f1, best)]
-    return float(chosen[np.argmin(np.abs(chosen - DEFAULT_THRESHOLD))]), float(best)
+    return best_threshold(y_true, scores, negative_weight=positives / negatives * (1 - prior) / prior)
 
 
 def tune_thresholds(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
