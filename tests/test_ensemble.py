@@ -133,3 +133,67 @@ def test_registered_ensemble_loads_from_the_registry_as_one_model(trained_ensemb
     model = scamlens.load(download_model(f"models:/tiny-ensemble/{result.registered_version}", uri))
     assert model.meta["kind"] == "ensemble" and len(model.classifier.members) == 2
     np.testing.assert_allclose(model.predict_proba(TEXTS), scamlens.load(result.best_dir).predict_proba(TEXTS), atol=1e-6)
+
+
+class _Scores:
+    """A stand-in member: fixed probabilities for the texts it was built with."""
+
+    def __init__(self, labels, rows):
+        self.labels, self.rows, self.meta = labels, np.asarray(rows, dtype=np.float32), {}
+
+    def predict_proba(self, texts):
+        return self.rows[: len(texts)]
+
+
+def test_per_label_weights_let_each_label_follow_the_member_that_ranks_it(tmp_path):
+    from scamlens.kinds import TrainContext
+    from scamlens.kinds.ensemble import EnsembleConfig, EnsembleTrainer
+    from scamlens.runtime.classifier import LabelledTexts
+
+    # Member a ranks label x perfectly and label y backwards; member b the reverse. No single weighting
+    # separates both labels (x needs a's weight above 0.54, y below 0.46); one per label does, and the
+    # tie among perfect weightings goes to the one nearest equal weights: 0.6 for the member that ranks.
+    labels = ["x", "y"]
+    a = _Scores(labels, [[0.9, 0.9], [0.8, 0.8], [0.2, 0.2], [0.1, 0.1]])
+    b = _Scores(labels, [[0.1, 0.1], [0.2, 0.2], [0.9, 0.9], [0.8, 0.8]])
+    validation = LabelledTexts(["t1", "t2", "t3", "t4"], np.array([[1, 0], [1, 0], [0, 1], [0, 1]]))
+
+    def trained(per_label: bool) -> EnsembleTrainer:
+        config = EnsembleConfig(members=["a", "b"], per_label_weights=per_label)
+        trainer = EnsembleTrainer(labels, config, TrainContext(seed=0, run_dir=tmp_path))
+        trainer.load_members = lambda: setattr(trainer, "members", [a, b]) or setattr(trainer, "names", ["a", "b"])
+        return trainer.fit(validation, validation)
+
+    per_label = trained(True)
+    assert per_label.weights == [[0.6, 0.4], [0.4, 0.6]]
+    assert per_label.describe() == {"ensemble weights": "a (None) 0.6/0.4, b (None) 0.4/0.6"}
+    shared = trained(False)
+    assert isinstance(shared.weights[0], float) and abs(sum(shared.weights) - 1) < 1e-9
+    assert max(r["val_macro_f1"] for r in shared.weight_search) < 1.0
+
+    # Saved per-label weights mix each label's column with its own weights, and must fit the labels.
+    mixed = np.asarray(per_label.weights[0]) * a.rows + np.asarray(per_label.weights[1]) * b.rows
+    for _, member, weight in per_label.live_members():
+        mixed -= weight * member.rows
+    np.testing.assert_allclose(mixed, 0, atol=1e-6)
+
+
+def test_saved_per_label_weights_load_mix_by_column_and_must_fit_the_labels(trained_ensemble, tmp_path):
+    folder = tmp_path / "per-label"
+    shutil.copytree(trained_ensemble[0].best_dir, folder)
+    record = json.loads((folder / "classifier.json").read_text())
+    members = [scamlens.load(d) for d in trained_ensemble[1]]
+    n = len(members[0].labels)
+    first = [1.0] + [0.0] * (n - 1)  # label 0 from the baseline alone, the rest from the transformer
+    record["settings"]["weights"] = [first, [1 - w for w in first]]
+    (folder / "classifier.json").write_text(json.dumps(record))
+    write_manifest(folder)
+    expected = members[1].predict_proba(TEXTS)
+    expected[:, 0] = members[0].predict_proba(TEXTS)[:, 0]
+    np.testing.assert_allclose(scamlens.load(folder).predict_proba(TEXTS), expected, atol=1e-6)
+
+    record["settings"]["weights"] = [[1.0], [0.0]]
+    (folder / "classifier.json").write_text(json.dumps(record))
+    write_manifest(folder)
+    with pytest.raises(InputError, match=r"member baseline has 1 weights for \d labels"):
+        scamlens.load(folder)

@@ -3,7 +3,10 @@
 Training loads the member folders named in the config, scores the written validation split with
 each (through their own calibration), and tries every weighting on a grid (steps of `weight_step`
 summing to 1): for each, thresholds are tuned by the run's policy and the weighting with the best
-validation macro F1 wins (ties: the one nearest equal weights). The run then fits its own
+validation macro F1 wins (ties: the one nearest equal weights). With `per_label_weights` each label
+takes the weighting that gives it the best validation F1 instead (macro F1 is a mean of per-label
+F1s and each label has its own threshold, so this is the same search, decided label by label: the
+members err on different labels). The run then fits its own
 calibration and thresholds on the mixed scores like any kind. The saved folder holds copies of the
 members, so it loads, exports and serves on its own (scamlens.runtime.ensemble).
 """
@@ -36,6 +39,8 @@ class EnsembleConfig(KindConfig):
                                min_length=2)
     # Weights are tried on a grid of this step (0.1: 0, 0.1, ..., 1 for two members).
     weight_step: float = Field(0.1, gt=0, le=0.5)
+    # One weighting per label (chosen on that label's validation F1) instead of one for all labels.
+    per_label_weights: bool = False
     # Refuse members trained on another corpus: their training rows could sit in this validation split.
     require_same_corpus: bool = True
 
@@ -79,23 +84,31 @@ class EnsembleTrainer(EnsemblePredictor):
         self.load_members()
         decision = self.context.decision or DecisionConfig()
         scores = np.stack([m.predict_proba(validation.texts) for m in self.members])
-        uniform = np.full(len(self.members), 1 / len(self.members))
-        best, best_key = None, None
-        for weights in weight_grid(len(self.members), self.config.weight_step):
+        grid = weight_grid(len(self.members), self.config.weight_step)
+        # f1s[g, j]: label j's validation F1 under weighting g, with thresholds tuned for that weighting.
+        f1s = np.zeros((len(grid), len(self.labels)))
+        for g, weights in enumerate(grid):
             mixed = np.tensordot(np.asarray(weights), scores, axes=1)
             thresholds, _ = tune_by_policy(validation.y, mixed, decision.policy, decision.precision_target,
                                            decision.deployment_prior)
-            f1 = multilabel_report(validation.y, apply_thresholds(mixed, thresholds), None, self.labels)["macro_f1"]
-            self.weight_search.append({"weights": list(weights), "val_macro_f1": round(f1, 6)})
-            key = (round(f1, 9), -float(np.abs(np.asarray(weights) - uniform).sum()))
-            if best_key is None or key > best_key:
-                best, best_key = weights, key
-        self.weights = [float(w) for w in best]
-        logger.info("ensemble weights %s (validation macro F1 %.4f)",
-                    ", ".join(f"{n} {w:g}" for n, w in zip(self.names, self.weights, strict=True)), best_key[0])
+            report = multilabel_report(validation.y, apply_thresholds(mixed, thresholds), None, self.labels)
+            f1s[g] = [report["per_label"][label]["f1"] for label in self.labels]
+            self.weight_search.append({"weights": list(weights), "val_macro_f1": round(report["macro_f1"], 6)})
+        # Ties go to the weighting nearest equal weights: lexsort's last key is the primary one.
+        uniform = np.full(len(self.members), 1 / len(self.members))
+        spread = np.array([np.abs(np.asarray(w) - uniform).sum() for w in grid])
+        if self.config.per_label_weights:
+            picks = [int(np.lexsort((spread, -np.round(f1s[:, j], 9)))[0]) for j in range(len(self.labels))]
+            self.weights = [[float(grid[picks[j]][m]) for j in range(len(self.labels))] for m in range(len(self.members))]
+            best_f1 = float(np.mean([f1s[picks[j], j] for j in range(len(self.labels))]))
+        else:
+            pick = int(np.lexsort((spread, -np.round(f1s.mean(axis=1), 9)))[0])
+            self.weights = [float(w) for w in grid[pick]]
+            best_f1 = float(f1s[pick].mean())
+        logger.info("ensemble weights %s (validation macro F1 %.4f)", self.describe()["ensemble weights"], best_f1)
         if log_metrics is not None:
-            log_metrics({f"weight_{n}": w for n, w in zip(self.names, self.weights, strict=True)}
-                        | {"val_macro_f1_weighting": best_key[0]}, 0)
+            flat = {f"weight_{n}": float(np.mean(w)) for n, w in zip(self.names, self.weights, strict=True)}
+            log_metrics(flat | {"val_macro_f1_weighting": best_f1}, 0)
         return self
 
 

@@ -31,23 +31,27 @@ class MemberChunk(Chunk):
 
 
 class EnsemblePredictor(Classifier):
-    """Members (loaded `Model`s) and one weight per member, summing to 1."""
+    """Members (loaded `Model`s) and their weights, summing to 1 over members: one float per member,
+    or one list per member with a weight for each label (`per_label_weights` at training)."""
 
     kind = "ensemble"
     chunks_on_own_scale = False  # chunk scores are the members' calibrated scores
 
-    def __init__(self, labels: Sequence[str], members: Sequence[Any] = (), weights: Sequence[float] = (),
-                 names: Sequence[str] = ()):
+    def __init__(self, labels: Sequence[str], members: Sequence[Any] = (),
+                 weights: Sequence[float | Sequence[float]] = (), names: Sequence[str] = ()):
         super().__init__(labels, max_tokens=0, whole_text_words=0, chunk_long_texts=False)
         self.members = list(members)
-        self.weights = [float(w) for w in weights]
+        self.weights: list[float | list[float]] = [
+            [float(x) for x in w] if isinstance(w, (list, tuple)) else float(w) for w in weights]
         self.names = list(names)
 
-    def live_members(self) -> list[tuple[str, Any, float]]:
-        """(name, member, weight) of members with a non-zero weight: a zero-weight member is not run."""
+    def live_members(self) -> list[tuple[str, Any, np.ndarray]]:
+        """(name, member, weight per label) of members weighted above zero somewhere: others are not run."""
         if not self.members:
             raise RuntimeError("this ensemble has no members; train it or load a saved one")
-        return [(n, m, w) for n, m, w in zip(self.names, self.members, self.weights, strict=True) if w > 0]
+        rows = [(n, m, np.broadcast_to(np.asarray(w, dtype=np.float64), (len(self.labels),)))
+                for n, m, w in zip(self.names, self.members, self.weights, strict=True)]
+        return [(n, m, w) for n, m, w in rows if np.any(w > 0)]
 
     # --- prediction ----------------------------------------------------------------------------
     def score_documents(self, texts: Sequence[str]) -> tuple[np.ndarray, list[ChunkScores | None]]:
@@ -103,7 +107,10 @@ class EnsemblePredictor(Classifier):
             member.classifier.set_num_threads(threads)
 
     def describe(self) -> dict[str, Any]:
-        parts = [f"{n} ({m.meta.get('kind')}) {w:g}" for n, m, w in zip(self.names, self.members, self.weights, strict=True)]
+        def show(w: float | list[float]) -> str:
+            return "/".join(f"{x:g}" for x in w) if isinstance(w, list) else f"{w:g}"
+
+        parts = [f"{n} ({m.meta.get('kind')}) {show(w)}" for n, m, w in zip(self.names, self.members, self.weights, strict=True)]
         return {"ensemble weights": ", ".join(parts)}
 
     # --- persistence ---------------------------------------------------------------------------
@@ -120,7 +127,12 @@ class EnsemblePredictor(Classifier):
         from .model import load  # model.py imports classifier.py, which imports this module lazily
 
         records = settings.get("members") or []
-        if len(records) != len(settings.get("weights") or []):
+        weights = settings.get("weights") or []
+        if len(records) != len(weights):
             raise InputError(f"{folder}: an ensemble needs one weight per member")
         members = [load(folder / r["dir"], device=device) for r in records]
-        return cls(members[0].labels if members else ["_"], members, settings["weights"], [r["name"] for r in records])
+        labels = members[0].labels if members else ["_"]
+        for record, w in zip(records, weights, strict=True):
+            if isinstance(w, list) and len(w) != len(labels):
+                raise InputError(f"{folder}: member {record['name']} has {len(w)} weights for {len(labels)} labels")
+        return cls(labels, members, weights, [r["name"] for r in records])
