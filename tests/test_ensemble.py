@@ -171,7 +171,7 @@ def test_per_label_weights_let_each_label_follow_the_member_that_ranks_it(tmp_pa
     assert isinstance(shared.weights[0], float) and abs(sum(shared.weights) - 1) < 1e-9
     assert max(r["val_macro_f1"] for r in shared.weight_search) < 1.0
 
-    # Saved per-label weights mix each label's column with its own weights, and must fit the labels.
+    # live_members hands each member's weights out per label, so a mix weighs each column by its own.
     mixed = np.asarray(per_label.weights[0]) * a.rows + np.asarray(per_label.weights[1]) * b.rows
     for _, member, weight in per_label.live_members():
         mixed -= weight * member.rows

@@ -94,15 +94,20 @@ class EnsembleTrainer(EnsemblePredictor):
             report = multilabel_report(validation.y, apply_thresholds(mixed, thresholds), None, self.labels)
             f1s[g] = [report["per_label"][label]["f1"] for label in self.labels]
             self.weight_search.append({"weights": list(weights), "val_macro_f1": round(report["macro_f1"], 6)})
-        # Ties go to the weighting nearest equal weights: lexsort's last key is the primary one.
+        # The best weighting by a column of F1s; ties go to the one nearest equal weights
+        # (lexsort's last key is the primary one).
         uniform = np.full(len(self.members), 1 / len(self.members))
         spread = np.array([np.abs(np.asarray(w) - uniform).sum() for w in grid])
+
+        def best(f1: np.ndarray) -> int:
+            return int(np.lexsort((spread, -np.round(f1, 9)))[0])
+
         if self.config.per_label_weights:
-            picks = [int(np.lexsort((spread, -np.round(f1s[:, j], 9)))[0]) for j in range(len(self.labels))]
-            self.weights = [[float(grid[picks[j]][m]) for j in range(len(self.labels))] for m in range(len(self.members))]
-            best_f1 = float(np.mean([f1s[picks[j], j] for j in range(len(self.labels))]))
+            picks = [best(f1s[:, j]) for j in range(len(self.labels))]
+            self.weights = np.asarray(grid)[picks].T.tolist()  # one list per member, a weight per label
+            best_f1 = float(f1s[picks, range(len(self.labels))].mean())
         else:
-            pick = int(np.lexsort((spread, -np.round(f1s.mean(axis=1), 9)))[0])
+            pick = best(f1s.mean(axis=1))
             self.weights = [float(w) for w in grid[pick]]
             best_f1 = float(f1s[pick].mean())
         logger.info("ensemble weights %s (validation macro F1 %.4f)", self.describe()["ensemble weights"], best_f1)
