@@ -2,7 +2,7 @@
 
     python scripts/copy_check.py [--root ../shared] [--words 12]
 
-Every corpus text's runs of `--words` consecutive words are compared with every text under the
+Every corpus text's (data/corpus/ and the held-back data/candidates/) runs of `--words` consecutive words are compared with every text under the
 root's realdata/ and opendata/ sources (feeds, press releases, encyclopedic items, long-form,
 editorials). Prints each corpus id that shares a run, with the runs, and exits 1 if any does.
 """
@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 WORD = re.compile(r"[a-z0-9']+")
-CORPUS = Path("data/corpus")
+# The bundled corpus and the slices held back beside it: both are project text in the repository.
+CORPUS_DIRS = (Path("data/corpus"), Path("data/candidates"))
 
 
 def runs(text: str, n: int) -> Iterator[str]:
@@ -49,7 +50,7 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=12)
     args = parser.parse_args()
     owners: dict[str, set[str]] = {}
-    for path in sorted(CORPUS.glob("*.jsonl")):
+    for path in sorted(p for folder in CORPUS_DIRS for p in folder.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             for run in runs(row["text"], args.words):
