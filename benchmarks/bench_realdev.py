@@ -1,6 +1,7 @@
 """Quality on real news: the default models and the keyword-regex anchor on realdev `val` and `test`.
 
     python benchmarks/bench_realdev.py [--model NAME=PATH ...] [--splits val test] [--text-root ../shared]
+                                       [--operating-point feed --name realdev-feed]
 
 realdev is real, labelled news held as references into ../shared (data/realdev/, built by
 scripts/realdev_labels.py); the text is resolved at run time and never stored. Per model and split:
@@ -24,8 +25,9 @@ DEFAULT_TEXT_ROOT = ROOT.parent / "shared"
 RESAMPLES = 1000
 
 
-def predictors(specs: list[str]) -> dict:
-    """name -> (labels -> 0/1 matrix, scores or None) functions; the regex anchor first."""
+def predictors(specs: list[str], operating_point: str | None = None) -> dict:
+    """name -> (labels -> 0/1 matrix, scores or None) functions; the regex anchor first. With
+    `operating_point`, each model decides with that named point's thresholds (skipped if it has none)."""
     import scamlens
 
     out = {"regex": lambda texts, labels: (regex_anchor.predict(texts, labels), None)}
@@ -38,6 +40,11 @@ def predictors(specs: list[str]) -> dict:
             print(f"skipping {name}: no model at {path} (run `make train`)")
             continue
         model = scamlens.load(path)
+        if operating_point is not None:
+            if operating_point not in model.operating_points():
+                print(f"skipping {name}: {path} has no operating point {operating_point!r} (trained before it was configured)")
+                continue
+            model = scamlens.load(path, operating_point=operating_point)
 
         def predict(texts, labels, model=model):
             if tuple(labels) != model.labels:
@@ -85,13 +92,14 @@ def main() -> None:
     parser.add_argument("--splits", nargs="+", default=["val", "test"])
     parser.add_argument("--text-root", type=Path, default=DEFAULT_TEXT_ROOT)
     parser.add_argument("--name", default="realdev", help="result file benchmarks/results/<name>.json")
+    parser.add_argument("--operating-point", help="decide with this named operating point (e.g. feed) instead of the default")
     args = parser.parse_args()
     if not args.text_root.exists():
         print(f"skipped: {args.text_root} (the real text realdev refers to) is not here")
         return
     from scamlens.data import read_labelled
 
-    runs = predictors(args.model)
+    runs = predictors(args.model, args.operating_point)
     rows, details = [], {}
     for split in args.splits:
         data = read_labelled(REALDEV / f"{split}.jsonl", text_root=args.text_root)

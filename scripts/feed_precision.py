@@ -1,6 +1,7 @@
 """Precision at the feed: how many of a model's flags on a real news feed are right.
 
     python scripts/feed_precision.py draw baseline=train/baseline/model-best transformer=train/transformer/model-best
+    python scripts/feed_precision.py draw ensemble-feed=train/ensemble/model-best --operating-point feed
     python scripts/feed_precision.py export --out /tmp/feed_sample_texts.jsonl   # texts for blind labelling
     python scripts/feed_precision.py report
     python scripts/feed_precision.py curve NAME      # precision at stricter thresholds, from the same sample
@@ -82,26 +83,45 @@ def score(model, texts: list[str], batch_size: int, cache: dict[str, np.ndarray]
     return scores
 
 
-def draw(root: Path, models: list[str], batch_size: int, scores_dir: Path | None = None) -> None:
+def scores_key(folder: Path) -> str:
+    """A digest of the files that decide a model folder's scores: its manifest less the files that
+    only describe it or hold its thresholds (README.md, meta.json, config.yaml). Two folders with this
+    key score every text alike, so a new operating point or a re-registered copy needs no second pass."""
+    import hashlib
+
+    files = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["files"]
+    kept = sorted((path, entry["sha256"]) for path, entry in files.items()
+                  if Path(path).name not in {"README.md", "meta.json", "config.yaml"})
+    return hashlib.sha256(json.dumps(kept).encode()).hexdigest()[:16]
+
+
+def draw(root: Path, models: list[str], batch_size: int, scores_dir: Path, operating_point: str | None = None) -> None:
     import scamlens
 
     feed = list(read_jsonl(root, WORLD))
     texts = [feed_text(rec) for _, rec in feed]
+    lines = [line - 1 for line, _ in feed]
     flags_report = json.loads(FLAGS.read_text()) if FLAGS.exists() else {}
     rows = read_sample()
     cache: dict[str, np.ndarray] = {}
     for spec in models:
         name, _, path = spec.partition("=")
-        model = scamlens.load(path)
-        scores = score(model, texts, batch_size, cache)
+        model = scamlens.load(path, operating_point=operating_point)
+        # Row i of a saved array holds the feed's line i + 1 (NaN for a blank line), the key the
+        # sample's references use; saved per name (for `curve`) and per scores_key (to skip rescoring).
+        saved = scores_dir / "by-classifier" / f"{scores_key(model.path)}.npy"
+        if saved.exists():
+            scores = np.load(saved)[lines]
+            print(f"{name}: scores of {path} read from {saved}")
+        else:
+            scores = score(model, texts, batch_size, cache)
+        by_line = np.full((feed[-1][0], scores.shape[1]), np.nan, dtype=np.float32)
+        by_line[lines] = scores
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        np.save(saved, by_line)
+        np.save(scores_dir / f"{name}.npy", by_line)
         flagged = scores >= model.thresholds
-        if scores_dir is not None:  # kept so that precision at other thresholds can be read off the labelled sample
-            # Row i holds the feed's line i + 1 (NaN for a blank line), the key the sample's references use.
-            by_line = np.full((feed[-1][0], scores.shape[1]), np.nan, dtype=np.float32)
-            by_line[[line - 1 for line, _ in feed]] = scores
-            scores_dir.mkdir(parents=True, exist_ok=True)
-            np.save(scores_dir / f"{name}.npy", by_line)
-        flags_report[name] = {"model": path, "items": len(texts),
+        flags_report[name] = {"model": path, "operating_point": model.operating_point, "items": len(texts),
                               "flag_rate": {lab: float(flagged[:, j].mean()) for j, lab in enumerate(model.labels)},
                               "any_label": float(flagged.any(axis=1).mean())}
         rng = random.Random(f"{SEED}-{name}")
@@ -183,7 +203,7 @@ def curve(name: str, scores_dir: Path) -> None:
 
     info = json.loads(FLAGS.read_text())[name]
     scores = np.load(scores_dir / f"{name}.npy")
-    model = scamlens.load(info["model"])
+    model = scamlens.load(info["model"], operating_point=info.get("operating_point"))
     rows = [r for r in read_sample().values() if r["labels"] is not None]
     print("| label | threshold | flags | sample | precision [95% CI] | estimated right flags |\n|---|---|---|---|---|---|")
     for j, label in enumerate(model.labels):
@@ -207,9 +227,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--scores-dir", type=Path, default=Path("train/feed_scores"),
                         help="where draw saves each model's scores on the feed, NAME.npy (train/ is not tracked)")
+    parser.add_argument("--operating-point", help="draw: decide with this named operating point's thresholds")
     args = parser.parse_args()
     if args.command == "draw":
-        draw(args.root, args.models, args.batch_size, args.scores_dir)
+        draw(args.root, args.models, args.batch_size, args.scores_dir, args.operating_point)
     elif args.command == "export":
         export(args.root, args.out)
     elif args.command == "curve":

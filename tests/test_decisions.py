@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import scamlens
-from scamlens.decisions import fit_calibration, fit_isotonic, fit_temperature
+from scamlens.config import DecisionConfig
+from scamlens.decisions import decide, fit_calibration, fit_isotonic, fit_temperature
 from scamlens.runtime.calibration import CALIBRATION_FILE, calibrate, check_calibration, logit, sigmoid, step_function
 from scamlens.runtime.decision import precision_threshold, prior_threshold, tune_by_policy
 from scamlens.runtime.errors import InputError
@@ -74,6 +75,21 @@ def test_prior_f1_weights_negatives_up_to_the_deployment_prior():
     for bad in (0.0, 1.0):
         with pytest.raises(ValueError, match=f"deployment prior must be between 0 and 1, got {bad}"):
             prior_threshold(Y, S, bad)
+
+
+def test_decide_fits_named_operating_points_beside_the_policy():
+    config = DecisionConfig(operating_points={"feed": {"policy": "prior_f1", "deployment_prior": 0.1},
+                                              "strict": {"policy": "precision_target", "precision_target": 1.0}})
+    fitted = decide(np.c_[Y, Y], np.c_[S, S], config, ["a", "b"])
+    assert fitted.thresholds.tolist() == pytest.approx([0.45, 0.45])  # the run's own policy: max-F1
+    assert fitted.policy == {"name": "max_f1", "calibration": "none"}
+    assert fitted.operating_points["feed"] == {"thresholds": pytest.approx([0.75, 0.75]),
+                                               "decision": {"name": "prior_f1", "deployment_prior": 0.1}}
+    assert fitted.operating_points["strict"]["decision"] == {"name": "precision_target", "precision_target": 1.0,
+                                                             "fell_back_to_max_f1": []}
+    for bad in ("default", "two words"):
+        with pytest.raises(ValueError, match=f"operating point name '{bad}': use letters, digits, _ or -"):
+            DecisionConfig(operating_points={bad: {}})
 
 
 # --- calibration -------------------------------------------------------------------------------------
@@ -178,3 +194,37 @@ def test_info_command_shows_what_the_model_decides_with(trained_baseline):
     assert info["pooling"] == {"method": "noisy_or", "k": 2} and info["policy"]["name"] == "max_f1"
     assert info["corpus_fingerprint"] == trained_baseline[1].fingerprint and "fast_path" not in info
     assert set(info["metrics"]) == {"validation", "test"}
+
+
+def test_operating_point_is_chosen_at_load_and_shown(trained_baseline):
+    from typer.testing import CliRunner
+
+    from scamlens.cli import app
+
+    folder = trained_baseline[1].best_dir
+    meta = json.loads((Path(folder) / "meta.json").read_text())
+    feed = meta["operating_points"]["feed"]  # configs/baseline.yaml asks for it
+    assert feed["decision"] == {"name": "prior_f1", "deployment_prior": 0.005}
+    assert set(feed["metrics"]) == {"validation", "test"} and set(feed["metrics"]["test"]["per_label"]) == set(meta["labels"])
+    default, fed = scamlens.load(folder), scamlens.load(folder, operating_point="feed")
+    assert list(default.operating_points()) == ["default", "feed"] and default.operating_point == "default"
+    np.testing.assert_array_equal(default.thresholds, np.float32(meta["thresholds"]))
+    np.testing.assert_array_equal(fed.thresholds, np.float32(feed["thresholds"]))
+    texts = [LONG, "Flood victims received rice.", "Immigration deported forty foreign workers on a charter flight."]
+    for prediction, scores in zip(fed.predict(texts), fed.predict_proba(texts), strict=True):
+        assert prediction["labels"] == [n for n, s, t in zip(fed.labels, scores, fed.thresholds, strict=True) if s >= t]
+    with pytest.raises(InputError, match="no operating point 'nightly'; this model has default, feed"):
+        scamlens.load(folder, operating_point="nightly")
+    assert "Operating point `feed`" in (Path(folder) / "README.md").read_text()
+
+    result = CliRunner().invoke(app, ["info", str(folder), "--operating-point", "feed"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout[result.stdout.index("{"):])
+    assert info["operating_point"] == "feed" and info["policy"] == feed["decision"]
+    assert list(info["thresholds"].values()) == [round(t, 6) for t in feed["thresholds"]]
+    assert list(info["operating_points"]) == ["default", "feed"]
+    assert info["operating_points"]["default"]["policy"]["name"] == "max_f1"
+    lines = "".join(json.dumps({"text": t}) + "\n" for t in texts)
+    result = CliRunner().invoke(app, ["predict", str(folder), "-", "--operating-point", "feed", "--no-evidence"], input=lines)
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["labels"] for line in result.stdout.splitlines()] == [p["labels"] for p in fed.predict(texts)]

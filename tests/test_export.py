@@ -63,13 +63,20 @@ def test_baseline_wheel_installs_and_predicts_without_torch(trained_baseline, tm
     texts = ["Forty overstayers expelled to Nepal", "Flood victims received rice."]
     code = ("import json, sys, importlib.util, scam_themes;"
             "print(json.dumps([scam_themes.predict(t)['scores'] for t in json.loads(sys.argv[1])]));"
-            "print(json.dumps([importlib.util.find_spec(m) is None for m in ('torch', 'transformers', 'mlflow', 'datasets', 'sklearn', 'scamlens')]))")
+            "print(json.dumps([importlib.util.find_spec(m) is None for m in ('torch', 'transformers', 'mlflow', 'datasets', 'sklearn', 'scamlens')]));"
+            "feed = scam_themes.load(operating_point='feed');"
+            "print(json.dumps([feed.operating_point, feed.thresholds.tolist(), scam_themes.predict(json.loads(sys.argv[1]), operating_point='feed')]))")
     out = subprocess.run([python, "-c", code, json.dumps(texts)], capture_output=True, text=True, check=True, cwd=tmp_path)
-    scores_line, missing_line = out.stdout.strip().splitlines()
+    scores_line, missing_line, feed_line = out.stdout.strip().splitlines()
     assert json.loads(missing_line) == [True] * 6
     expected = [p["scores"] for p in scamlens.load(model_dir).predict(texts)]
     for got, want in zip(json.loads(scores_line), expected, strict=True):
         np.testing.assert_allclose(list(got.values()), list(want.values()), rtol=1e-6)
+    # The named operating point travels in the wheel: same thresholds, same decisions as the Python API.
+    point, thresholds, predictions = json.loads(feed_line)
+    feed = scamlens.load(model_dir, operating_point="feed")
+    assert point == "feed" and thresholds == feed.thresholds.tolist()
+    assert [p["labels"] for p in predictions] == [p["labels"] for p in feed.predict(texts)]
 
 
 @pytest.mark.slow

@@ -326,3 +326,21 @@ def test_spark_numbers_lines_across_file_splits(baseline, spark, tmp_path: Path)
     assert local.error_samples == result.error_samples
     assert (pq.read_table(tmp_path / "spark").sort_by([("id", "ascending"), ("error", "ascending")]).to_pylist()
             == pq.read_table(tmp_path / "local").sort_by([("id", "ascending"), ("error", "ascending")]).to_pylist())
+
+
+@pytest.mark.slow
+def test_both_engines_decide_at_the_operating_point_asked_for(baseline, spark, tmp_path: Path) -> None:
+    folder, default = baseline
+    feed = scamlens.load(folder, operating_point="feed")
+    rows = input_rows()
+    texts = [r["text"] for r in rows]
+    expected = [p["labels"] for p in feed.predict(texts, evidence=False)]
+    assert expected != [p["labels"] for p in default.predict(texts, evidence=False)]  # the point matters here
+    source = write_rows(rows, tmp_path / "news.jsonl")
+    for engine in ("local", "spark"):
+        score(folder, source, tmp_path / engine, engine=engine, operating_point="feed", progress=False)
+        table = pq.read_table(tmp_path / engine).sort_by("id")
+        assert table.column(LABELS_COLUMN).to_pylist() == expected, engine
+        with pytest.raises(scamlens.ScamlensError, match="no operating point 'nightly'; this model has default, feed"):
+            score(folder, source, tmp_path / f"{engine}-none", engine=engine, operating_point="nightly", progress=False)
+        assert not (tmp_path / f"{engine}-none").exists()

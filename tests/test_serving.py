@@ -21,6 +21,8 @@ import scamlens
 from scamlens.serving import RequestError, request_texts
 from scamlens.tracking import promote, resolve_uri, serve_command, serve_env
 
+from .conftest import TINY_CORPUS
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -195,3 +197,19 @@ def test_sigterm_stops_every_server_process_and_frees_the_port(trained_baseline)
         sock.bind(("127.0.0.1", port))
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=5):
         pass
+
+
+@pytest.mark.slow
+def test_rest_requests_may_name_an_operating_point(served_folder, trained_baseline) -> None:
+    port, folder = served_folder, trained_baseline[1].best_dir
+    texts = [json.loads(line)["text"] for line in TINY_CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = {"dataframe_records": [{"text": t} for t in texts]}
+    wanted = {}
+    for point in ("default", "feed"):
+        status, answer = post(port, {**records, "params": {"operating_point": point}})
+        wanted[point] = [p["labels"] for p in scamlens.load(folder, operating_point=point).predict(texts, evidence=False)]
+        assert status == 200 and [row["labels"] for row in answer["predictions"]] == wanted[point], point
+    assert wanted["default"] != wanted["feed"]  # the two points decide differently on these texts
+    assert post(port, records)[1] == post(port, {**records, "params": {"operating_point": "default"}})[1]
+    status, answer = post(port, {**records, "params": {"operating_point": "nightly"}})
+    assert status == 400 and answer["message"].endswith("no operating point 'nightly'; this model has default, feed")

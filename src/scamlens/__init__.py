@@ -30,7 +30,7 @@ def model_folder(source: str | Path) -> Path:
 
 
 def load(source: str | Path, device: str = "cpu", verify: bool = True, pooling: str | None = None,
-         pooling_k: int | None = None, fast_path: str | None = None) -> Model:
+         pooling_k: int | None = None, fast_path: str | None = None, operating_point: str | None = None) -> Model:
     """Load a model from a folder or a ``models:/<name>@<alias>`` / ``models:/<name>/<version>`` URI.
 
     Args:
@@ -41,6 +41,8 @@ def load(source: str | Path, device: str = "cpu", verify: bool = True, pooling: 
         pooling: override how long documents' window scores are pooled ("max", "mean_top_k",
             "noisy_or"; `pooling_k` for mean_top_k) without retraining.
         fast_path: override the CPU fast path chosen at load ("auto", "none", "int8", "bf16").
+        operating_point: the named thresholds to serve with instead of the default ones, e.g. "feed"
+            for a raw news feed (`Model.operating_points()` lists a model's).
     """
     return load_folder(model_folder(source), device=device, verify=verify, pooling=pooling, pooling_k=pooling_k,
-                       fast_path=fast_path)
+                       fast_path=fast_path, operating_point=operating_point)

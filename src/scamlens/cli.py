@@ -22,6 +22,8 @@ ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Run config w
 SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override a config value: section.key=value.")]
 TextRootOption = Annotated[Path | None, typer.Option(
     "--text-root", help="Folder that `source` paths of labels-by-reference rows are relative to.")]
+PointOption = Annotated[str | None, typer.Option(
+    "--operating-point", help="Decide with this named operating point's thresholds (see `scamlens info`), e.g. feed.")]
 ForceOption = Annotated[bool, typer.Option(
     help="Score a rebuilt split even if its corpus fingerprint differs from the model's (the report says so).")]
 
@@ -149,12 +151,14 @@ def evaluate(model: Annotated[str, typer.Argument(help="Model folder or models:/
              out: Annotated[Path | None, typer.Option(help="Report folder (default: reports/ beside the model).")] = None,
              resamples: Annotated[int, typer.Option(min=1, help="Bootstrap resamples for the intervals.")] = 1000,
              seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 13,
-             text_root: TextRootOption = None, force: ForceOption = False) -> None:
+             text_root: TextRootOption = None, force: ForceOption = False, operating_point: PointOption = None) -> None:
     """Metrics of a saved model on a split of its corpus or on any labelled file, with a report
     folder (report.json, report.md, report.html) logged to the model's MLflow run."""
+    from . import load
     from .evaluation.report import evaluate_report
 
-    result = evaluate_report(model, data, out, resamples, seed, text_root=text_root, force=force)
+    source = load(model, operating_point=operating_point) if operating_point else model
+    result = evaluate_report(source, data, out, resamples, seed, text_root=text_root, force=force)
     report = result.report.data["metrics"]
     console.print(_metrics_table(f"{model} on {data}", report))
     console.print(f"report: {result.folder / 'report.html'}"
@@ -169,12 +173,12 @@ def evaluate(model: Annotated[str, typer.Argument(help="Model folder or models:/
 def predict(model: Annotated[str, typer.Argument(help="Model folder or models:/ URI.")],
             source: Annotated[str, typer.Argument(help="JSONL ({\"text\": ...}) or plain-text lines; - for stdin.")] = "-",
             evidence: Annotated[bool, typer.Option(help="Include evidence chunks.")] = True,
-            batch_size: Annotated[int, typer.Option(min=1)] = 64) -> None:
+            batch_size: Annotated[int, typer.Option(min=1)] = 64, operating_point: PointOption = None) -> None:
     """Predict labels for each input line and write one JSON object per line to stdout."""
     from . import load
     from .evaluation.labelled import predict_lines
 
-    loaded = load(model)
+    loaded = load(model, operating_point=operating_point)
     handle = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
     with handle:
         for record in predict_lines(loaded, handle, batch_size=batch_size, evidence=evidence, where=source):
@@ -185,14 +189,16 @@ def predict(model: Annotated[str, typer.Argument(help="Model folder or models:/ 
 @_guarded
 def info(model: Annotated[str, typer.Argument(help="Model folder or models:/ URI.")],
          fast_path: Annotated[str | None, typer.Option(help="Load with this fast path instead of the one chosen here.")] = None,
-         pooling: Annotated[str | None, typer.Option(help="Load with this pooling (max, mean_top_k, noisy_or).")] = None) -> None:
+         pooling: Annotated[str | None, typer.Option(help="Load with this pooling (max, mean_top_k, noisy_or).")] = None,
+         operating_point: PointOption = None) -> None:
     """Kind, labels, thresholds, calibration, pooling, the fast-path table and the variant chosen on
     this machine, corpus fingerprint and metrics; JSON on stdout."""
     from . import load
     from .info import model_info
 
     _show_progress_logs()  # the fast-path choice is logged as the model loads
-    print(json.dumps(model_info(load(model, fast_path=fast_path, pooling=pooling)), indent=2))
+    print(json.dumps(model_info(load(model, fast_path=fast_path, pooling=pooling, operating_point=operating_point)),
+                     indent=2))
 
 
 @app.command()
@@ -325,13 +331,14 @@ def score_files(model: Annotated[str, typer.Argument(help="Model folder or model
                 master: Annotated[str | None, typer.Option(help="Spark master (default: spark-submit's, else local[2]).")] = None,
                 ship_model: Annotated[bool | None, typer.Option(help="Send the model to executors (default: unless local).")] = None,
                 batch_size: Annotated[int, typer.Option(min=1)] = 256,
-                evidence: Annotated[bool, typer.Option(help="Fill the evidence column.")] = True) -> None:
+                evidence: Annotated[bool, typer.Option(help="Fill the evidence column.")] = True,
+                operating_point: PointOption = None) -> None:
     """Score every row of JSONL/CSV/Parquet files into Parquet: score_<label> columns, predicted_labels,
     evidence and error (rows that cannot be scored keep null scores and say why)."""
     from .batch import score
 
     score(model, input_path, output, engine=engine, text_column=text_column, batch_size=batch_size, master=master,
-          evidence=evidence, ship_model=ship_model)
+          evidence=evidence, ship_model=ship_model, operating_point=operating_point)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
+from .runtime.decision import DEFAULT_OPERATING_POINT
 from .runtime.errors import ScamlensError
 
 
@@ -104,6 +105,15 @@ class TrackingConfig(Strict):
     registered_model: str | None = "scamlens"
 
 
+class OperatingPointConfig(Strict):
+    """Another threshold rule, fitted beside the run's on the same validation scores and stored in the
+    same model folder under a name; `load(..., operating_point=NAME)` serves with it."""
+
+    policy: Literal["max_f1", "precision_target", "prior_f1"] = "prior_f1"
+    precision_target: float = Field(0.9, gt=0, le=1)
+    deployment_prior: float = Field(0.005, gt=0, lt=1)
+
+
 class DecisionConfig(Strict):
     """How scores become decisions; fitted on the written validation split after the classifier."""
 
@@ -119,6 +129,18 @@ class DecisionConfig(Strict):
     # How a long document's window scores combine (runtime/pooling.py); load(..., pooling=) overrides it.
     pooling: Literal["max", "mean_top_k", "noisy_or"] = "max"
     pooling_k: int = Field(2, ge=1)
+    # Named alternatives to `policy`, e.g. {feed: {policy: prior_f1, deployment_prior: 0.005}} for a
+    # raw news feed where almost nothing is on-theme; one model folder then serves both streams.
+    operating_points: dict[str, OperatingPointConfig] = Field(default_factory=dict)
+
+    @field_validator("operating_points")
+    @classmethod
+    def _named(cls, points: dict[str, OperatingPointConfig]) -> dict[str, OperatingPointConfig]:
+        for name in points:
+            if name == DEFAULT_OPERATING_POINT or not name.replace("-", "_").isidentifier():
+                raise ValueError(f"operating point name {name!r}: use letters, digits, _ or -, and not "
+                                 f"{DEFAULT_OPERATING_POINT!r} (the run's own policy)")
+        return points
 
 
 class RunConfig(Strict):

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import DecisionConfig
+from .config import DecisionConfig, OperatingPointConfig
 from .runtime.calibration import Calibration, calibrate, logit, sigmoid
 from .runtime.decision import tune_by_policy
 
@@ -86,29 +86,43 @@ def fit_calibration(y_true: np.ndarray, scores: np.ndarray, method: str) -> Cali
 
 @dataclass
 class Decision:
-    """What `decide` fitted: the calibration, the thresholds on calibrated scores, and how they were chosen."""
+    """What `decide` fitted: the calibration, the thresholds on calibrated scores, how they were chosen,
+    and any named operating points (thresholds of other policies on the same calibrated scores)."""
 
     calibration: Calibration
     thresholds: np.ndarray
     policy: dict[str, Any] = field(default_factory=dict)
+    operating_points: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def calibrated(self, scores: np.ndarray) -> np.ndarray:
         return calibrate(scores, self.calibration)
 
 
+def _thresholds(y_true: np.ndarray, calibrated: np.ndarray, rule: DecisionConfig | OperatingPointConfig,
+                labels: Sequence[str], what: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """One rule's thresholds, and its description for meta.json."""
+    thresholds, fallbacks = tune_by_policy(y_true, calibrated, rule.policy, rule.precision_target,
+                                           rule.deployment_prior)
+    for j in fallbacks:
+        logger.warning("%s, label %s: no threshold reaches validation precision %.2f; using the max-F1 threshold",
+                       what, labels[j], rule.precision_target)
+    policy: dict[str, Any] = {"name": rule.policy}
+    if rule.policy == "precision_target":
+        policy["precision_target"] = rule.precision_target
+        policy["fell_back_to_max_f1"] = [labels[j] for j in fallbacks]
+    if rule.policy == "prior_f1":
+        policy["deployment_prior"] = rule.deployment_prior
+    return thresholds, policy
+
+
 def decide(y_true: np.ndarray, scores: np.ndarray, config: DecisionConfig, labels: Sequence[str]) -> Decision:
-    """Fit calibration on validation scores, then thresholds on the calibrated scores by the policy."""
+    """Fit calibration on validation scores, then thresholds on the calibrated scores by the policy
+    (and by each named operating point's policy)."""
     calibration = fit_calibration(y_true, scores, config.calibration)
     calibrated = calibrate(scores, calibration)
-    thresholds, fallbacks = tune_by_policy(y_true, calibrated, config.policy, config.precision_target,
-                                           config.deployment_prior)
-    for j in fallbacks:
-        logger.warning("label %s: no threshold reaches validation precision %.2f; using the max-F1 threshold",
-                       labels[j], config.precision_target)
-    policy = {"name": config.policy, "calibration": config.calibration}
-    if config.policy == "precision_target":
-        policy["precision_target"] = config.precision_target
-        policy["fell_back_to_max_f1"] = [labels[j] for j in fallbacks]
-    if config.policy == "prior_f1":
-        policy["deployment_prior"] = config.deployment_prior
-    return Decision(calibration, thresholds, policy)
+    thresholds, policy = _thresholds(y_true, calibrated, config, labels, "policy")
+    points = {}
+    for name, rule in config.operating_points.items():
+        point_thresholds, point_policy = _thresholds(y_true, calibrated, rule, labels, f"operating point {name}")
+        points[name] = {"thresholds": [float(t) for t in point_thresholds], "decision": point_policy}
+    return Decision(calibration, thresholds, {**policy, "calibration": config.calibration}, points)

@@ -86,9 +86,26 @@ def _decision_parts(meta: dict[str, Any]) -> tuple[str, str, str]:
     if decision.get("fell_back_to_max_f1"):
         lines.append("- No threshold reached the precision target for "
                      + ", ".join(f"`{n}`" for n in decision["fell_back_to_max_f1"]) + ": max-F1 used there.")
+    lines += _operating_point_lines(meta)
     for key, value in sorted((meta.get("classifier") or {}).items()):
         lines.append(f"- {key}: {value}")
     return policy, pooling, "\n".join(lines)
+
+
+def _operating_point_lines(meta: dict[str, Any]) -> list[str]:
+    """One line per named operating point: its rule, thresholds, and precision/recall on the written test split."""
+    lines = []
+    for point_name, point in (meta.get("operating_points") or {}).items():
+        rule = point.get("decision") or {}
+        words = POLICY_WORDS.get(rule.get("name"), rule.get("name")).format(
+            target=rule.get("precision_target") or 0.0, prior=rule.get("deployment_prior") or 0.0)
+        test = (point.get("metrics") or {}).get("test", {}).get("per_label", {})
+        per_label = ", ".join(
+            f"`{n}` {t:.3f}" + (f" (test P {test[n]['precision']:.2f} R {test[n]['recall']:.2f})" if n in test else "")
+            for n, t in zip(meta["labels"], point["thresholds"], strict=True))
+        lines.append(f"- Operating point `{point_name}` (`load(..., operating_point=\"{point_name}\")`): "
+                     f"{words}. Thresholds: {per_label}.")
+    return lines
 
 
 def render_card(meta: dict[str, Any], definitions: dict[str, str]) -> str:

@@ -2,7 +2,9 @@
 
 MLflow loads this file, which registers `ScamlensPyfunc` through `set_model`; the model folder
 travels as the artifact "model". Input: a DataFrame with a "text" column (or a list of strings).
-Output: one score column per label and a "labels" column with the labels over threshold.
+Output: one score column per label and a "labels" column with the labels over threshold. The
+request's `params` may name an operating point (`{"operating_point": "feed"}`) to decide with its
+thresholds; an unknown one is a bad request that lists the model's.
 
 A row that is not a string is refused as a bad request naming the row and the field
 (`row 3: text: expected a string, got null`); an empty batch gives an empty result.
@@ -21,21 +23,33 @@ class ScamlensPyfunc(PythonModel):
         from scamlens.runtime import load
 
         self.model = load(context.artifacts["model"])
+        self.at_point = {self.model.operating_point: self.model}
+
+    def _decider(self, name: str):
+        """The model deciding at operating point `name`: the same classifier, that point's thresholds."""
+        from scamlens.runtime import Model
+
+        if name not in self.at_point:
+            model = self.model
+            self.at_point[name] = Model(model.classifier, model.meta, model.path, model.calibration, name)
+        return self.at_point[name]
 
     def predict(self, context, model_input, params=None):
         import pandas as pd
         from mlflow.exceptions import MlflowException
         from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
+        from scamlens.runtime.errors import InputError
         from scamlens.serving import RequestError, request_texts
 
         try:
             texts = request_texts(model_input)
-        except RequestError as exc:
+            model = self._decider((params or {}).get("operating_point") or self.model.operating_point)
+        except (RequestError, InputError) as exc:
             # MLflow's server answers an MlflowException with its message and a 400; any other
             # exception becomes "Encountered an unexpected error", which names neither row nor field.
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from None
-        predictions = self.model.predict(texts, evidence=False)
+        predictions = model.predict(texts, evidence=False)
         rows = [{**{f"{SCORE_PREFIX}{k}": v for k, v in p["scores"].items()}, "labels": p["labels"]}
                 for p in predictions]
         columns = [f"{SCORE_PREFIX}{label}" for label in self.model.labels] + ["labels"]

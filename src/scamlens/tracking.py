@@ -213,12 +213,16 @@ class Tracker:
 
 def _signature(labels: tuple[str, ...]):
     from mlflow.models import ModelSignature
-    from mlflow.types.schema import Array, ColSpec, DataType, Schema
+    from mlflow.types.schema import Array, ColSpec, DataType, ParamSchema, ParamSpec, Schema
+
+    from .runtime.decision import DEFAULT_OPERATING_POINT
 
     return ModelSignature(
         inputs=Schema([ColSpec(DataType.string, "text")]),
         outputs=Schema([ColSpec(DataType.double, f"score_{n}") for n in labels]
                        + [ColSpec(Array(DataType.string), "labels")]),
+        # A request may name the operating point: {"dataframe_records": [...], "params": {"operating_point": "feed"}}.
+        params=ParamSchema([ParamSpec("operating_point", DataType.string, DEFAULT_OPERATING_POINT)]),
     )
 
 

@@ -72,16 +72,27 @@ def tune_and_evaluate(classifier: Classifier, validation: LabelledTexts, test: L
     validation_scores = classifier.predict_proba(validation.texts)
     fitted = decide(validation.y, validation_scores, decision or DecisionConfig(), labels.names)
     test_scores = fitted.calibrated(classifier.predict_proba(test.texts))
-    return fitted, {
-        "validation": evaluate_scores(validation.y, fitted.calibrated(validation_scores), fitted.thresholds, labels),
-        "test": evaluate_scores(test.y, test_scores, fitted.thresholds, labels),
-    }
+    calibrated = {"validation": (validation.y, fitted.calibrated(validation_scores)), "test": (test.y, test_scores)}
+    for point in fitted.operating_points.values():  # how each named point does on the written splits
+        thresholds = np.asarray(point["thresholds"])
+        point["metrics"] = {split: _summary(evaluate_scores(y, scores, thresholds, labels))
+                            for split, (y, scores) in calibrated.items()}
+    return fitted, {split: evaluate_scores(y, scores, fitted.thresholds, labels) for split, (y, scores) in calibrated.items()}
+
+
+def _summary(report: dict) -> dict:
+    """Macro F1 and each label's precision, recall and F1: what a model card shows per operating point."""
+    return {"macro_f1": report["macro_f1"],
+            "per_label": {label: {k: m[k] for k in ("precision", "recall", "f1")} for label, m in report["per_label"].items()}}
 
 
 def decision_meta(classifier: Classifier, fitted: Decision) -> dict[str, Any]:
     """meta.json's thresholds and how they were chosen (policy, calibration, pooling)."""
-    return {"thresholds": [float(t) for t in fitted.thresholds],
-            "decision": {**fitted.policy, "pooling": dict(classifier.pooling)}}
+    meta: dict[str, Any] = {"thresholds": [float(t) for t in fitted.thresholds],
+                            "decision": {**fitted.policy, "pooling": dict(classifier.pooling)}}
+    if fitted.operating_points:
+        meta["operating_points"] = fitted.operating_points
+    return meta
 
 
 def library_versions(kind: str) -> dict[str, str]:

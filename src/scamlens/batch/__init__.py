@@ -61,7 +61,7 @@ class ScoreResult:
 def score(model: str | Path | Model, input: str | Path, output: str | Path, engine: str = "local",  # noqa: A002
           text_column: str = "text", batch_size: int = DEFAULT_BATCH_SIZE, master: str | None = None,
           evidence: bool = True, ship_model: bool | None = None, spark_conf: dict[str, str] | None = None,
-          partitions: int | None = None, progress: bool = True) -> ScoreResult:
+          partitions: int | None = None, progress: bool = True, operating_point: str | None = None) -> ScoreResult:
     """Score every row of JSONL, CSV or Parquet files into a Parquet folder.
 
     Args:
@@ -82,6 +82,8 @@ def score(model: str | Path | Model, input: str | Path, output: str | Path, engi
         spark_conf: extra settings for a Spark session this call starts (not for an active one).
         partitions: Spark partitions to score in; default the context's default parallelism.
         progress: show a progress bar (local) / Spark's console progress, and print the summary.
+        operating_point: decide with this named operating point's thresholds (a loaded `Model`
+            keeps its own).
     """
     if engine not in ENGINES:
         raise InputError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
@@ -94,7 +96,7 @@ def score(model: str | Path | Model, input: str | Path, output: str | Path, engi
         files, fmt = resolve_inputs(input)
         from .local import _score_local
 
-        loaded = model if isinstance(model, Model) else load(model)
+        loaded = model if isinstance(model, Model) else load(model, operating_point=operating_point)
         rows, errors, samples = _score_local(loaded, files, fmt, Path(output), text_column, batch_size,
                                              evidence, progress)
         n_files = len(files)
@@ -104,9 +106,10 @@ def score(model: str | Path | Model, input: str | Path, output: str | Path, engi
         folder = model.path if isinstance(model, Model) else find_model_folder(model_folder(model))
         if folder is None:
             raise InputError("the spark engine needs a model folder; this Model was not loaded from one")
+        point = model.operating_point if isinstance(model, Model) else operating_point
         rows, errors, samples, n_files = _score_spark(
             Path(folder), str(input), str(output), text_column, batch_size, evidence, master, ship_model,
-            spark_conf or {}, partitions, progress)
+            spark_conf or {}, partitions, progress, point)
     result = ScoreResult(str(output), engine, n_files, rows, errors, samples, time.perf_counter() - started)
     if progress:
         print_summary(result)

@@ -20,7 +20,7 @@ from .. import load
 from ..runtime.atomic import atomic_dir
 from ..runtime.errors import MissingError
 from ..runtime.folder import read_meta, verify_manifest
-from ..runtime.model import Model
+from ..runtime.model import Model, check_operating_point
 from .columns import ERROR_COLUMN
 from .inputs import is_uri, one_format, resolve_inputs
 
@@ -85,18 +85,20 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None,
 _EXECUTOR_MODELS: dict[str, Model] = {}
 
 
-def executor_model(ref: tuple[str, str]) -> Model:
-    """The model `ref` names, loaded once per process: ("path", folder) or ("sparkfiles", name)."""
-    kind, value = ref
+def executor_model(ref: tuple[str, ...]) -> Model:
+    """The model `ref` names, loaded once per process: ("path", folder) or ("sparkfiles", name),
+    with an operating point as a third item where one is asked for."""
+    kind, value, *point = ref
     if kind == "sparkfiles":
         from pyspark import SparkFiles
 
         value = SparkFiles.get(value)
-    model = _EXECUTOR_MODELS.get(value)
+    key = f"{value}#{point[0] if point else ''}"
+    model = _EXECUTOR_MODELS.get(key)
     if model is None:
-        model = load(value)
+        model = load(value, operating_point=point[0] if point else None)
         _fit_threads(model)
-        _EXECUTOR_MODELS[value] = model
+        _EXECUTOR_MODELS[key] = model
     return model
 
 
@@ -199,16 +201,21 @@ def _hadoop_staging(target: str) -> str:
 
 def _score_spark(folder: Path, pattern: str, output: str, text_column: str, batch_size: int, evidence: bool,
                  master: str | None, ship_model: bool | None, conf: dict[str, str], partitions: int | None,
-                 progress: bool) -> tuple[int, int, list[str], int]:
+                 progress: bool, operating_point: str | None = None) -> tuple[int, int, list[str], int]:
     from pyspark.sql import functions as F  # noqa: N812
 
     verify_manifest(folder)  # fail here, not in every executor
-    labels = read_meta(folder)["labels"]
+    meta = read_meta(folder)
+    labels = meta["labels"]
+    if operating_point is not None:
+        check_operating_point(meta, operating_point, folder)
     with spark_session(master, conf, progress) as spark:
         files, fmt = _spark_inputs(spark, pattern)
         local_master = spark.sparkContext.master.startswith("local")
         ship = (not local_master) if ship_model is None else ship_model
         model_ref = _ship_model(spark, folder) if ship else ("path", str(folder.resolve()))
+        if operating_point is not None:
+            model_ref = (*model_ref, operating_point)
         from .spark_plan import spark_score_frame
 
         scored = spark_score_frame(spark, files, fmt, model_ref, labels, text_column, batch_size, evidence,

@@ -99,7 +99,7 @@ def _survey(frame: DataFrame, files: list[tuple[str, str]], infer: bool) -> _Sur
     return survey
 
 
-def _score_line_batches(batches: Iterator[pa.RecordBatch], *, fmt: str, model_ref: tuple[str, str],
+def _score_line_batches(batches: Iterator[pa.RecordBatch], *, fmt: str, model_ref: tuple[str, ...],
                         schema: pa.Schema, out_schema: pa.Schema, text_column: str, batch_size: int,
                         evidence: bool, splits: dict[tuple[str, int], tuple[int, int]],
                         names: dict[str, str]) -> Iterator[pa.RecordBatch]:
@@ -142,7 +142,7 @@ def _csv_line(text: str, header: list[str]) -> tuple[dict | None, str | None]:
     return csv_record(fields, header)
 
 
-def _score_parquet_batches(batches: Iterator[pa.RecordBatch], *, model_ref: tuple[str, str],
+def _score_parquet_batches(batches: Iterator[pa.RecordBatch], *, model_ref: tuple[str, ...],
                            names: dict[str, str], text_column: str, batch_size: int,
                            evidence: bool) -> Iterator[pa.RecordBatch]:
     """mapInArrow body for Parquet: the input columns pass through as Spark hands them over."""
@@ -160,7 +160,7 @@ def _score_parquet_batches(batches: Iterator[pa.RecordBatch], *, model_ref: tupl
             yield from scored.to_batches()
 
 
-def spark_score_frame(spark: SparkSession, files: list[tuple[str, str]], fmt: str, model_ref: tuple[str, str],
+def spark_score_frame(spark: SparkSession, files: list[tuple[str, str]], fmt: str, model_ref: tuple[str, ...],
                        labels: Sequence[str], text_column: str, batch_size: int, evidence: bool,
                        partitions: int | None) -> DataFrame:
     """The lazily scored DataFrame: the input's columns and the scoring columns."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 DEFAULT_THRESHOLD = 0.5
+# The operating point meta.json's own thresholds make: the training run's policy. Others are named.
+DEFAULT_OPERATING_POINT = "default"
 POLICIES = ("max_f1", "precision_target", "prior_f1")
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from .calibration import Calibration, calibrate, check_calibration, read_calibration
 from .classifier import ChunkScores, Classifier
-from .decision import apply_thresholds
+from .decision import DEFAULT_OPERATING_POINT, apply_thresholds
 from .errors import InputError
 from .folder import find_model_folder, read_meta, verify_manifest
 
@@ -52,11 +52,23 @@ def check_texts(texts: str | Sequence[str]) -> tuple[list[str], bool]:
     return list(texts), False
 
 
+def operating_points(meta: dict[str, Any]) -> dict[str, list[float]]:
+    """meta.json's thresholds by operating point: "default" first, then the named ones."""
+    named = meta.get("operating_points") or {}
+    return {DEFAULT_OPERATING_POINT: meta["thresholds"], **{name: point["thresholds"] for name, point in named.items()}}
+
+
+def check_operating_point(meta: dict[str, Any], name: str, path: Path | str | None) -> None:
+    """InputError naming the model's operating points unless `name` is one of them."""
+    if name not in (points := operating_points(meta)):
+        raise InputError(f"{path}: no operating point {name!r}; this model has {', '.join(points)}")
+
+
 class Model:
     """A classifier with its calibration, decision thresholds and description, as `scamlens.load` returns it."""
 
     def __init__(self, classifier: Classifier, meta: dict[str, Any], path: Path | None = None,
-                 calibration: Calibration | None = None):
+                 calibration: Calibration | None = None, operating_point: str | None = None):
         self.classifier = classifier
         self.meta = meta
         self.path = path
@@ -65,9 +77,21 @@ class Model:
         if self.labels != classifier.labels:
             raise InputError(f"{path}: meta.json labels {list(self.labels)} differ from the classifier's "
                              f"{list(classifier.labels)}")
-        self.thresholds = np.asarray(meta["thresholds"], dtype=np.float32)
+        self.operating_point = operating_point or DEFAULT_OPERATING_POINT
+        check_operating_point(meta, self.operating_point, path)
+        thresholds = self.operating_points()[self.operating_point]
+        self.thresholds = np.asarray(thresholds, dtype=np.float32)
         if self.thresholds.shape != (len(self.labels),):
-            raise InputError(f"{path}: expected {len(self.labels)} thresholds, got {meta['thresholds']!r}")
+            raise InputError(f"{path}: operating point {self.operating_point}: expected {len(self.labels)} "
+                             f"thresholds, got {thresholds!r}")
+        if self.operating_point != DEFAULT_OPERATING_POINT:
+            logger.info("%s: operating point %s, thresholds %s", path, self.operating_point,
+                        dict(zip(self.labels, self.thresholds.round(3).tolist(), strict=True)))
+
+    def operating_points(self) -> dict[str, list[float]]:
+        """Each operating point's thresholds: "default" (the training run's policy) and any named ones
+        fitted beside it (e.g. "feed", for a stream where almost nothing is on-theme)."""
+        return operating_points(self.meta)
 
     def __repr__(self) -> str:
         return f"Model(kind={self.meta.get('kind')!r}, labels={list(self.labels)}, path={str(self.path)!r})"
@@ -124,7 +148,7 @@ def _evidence(chunk_scores: ChunkScores, label: int, threshold: float) -> list[E
 
 
 def load(folder: str | Path, device: str = "cpu", verify: bool = True, pooling: str | None = None,
-         pooling_k: int | None = None, fast_path: str | None = None) -> Model:
+         pooling_k: int | None = None, fast_path: str | None = None, operating_point: str | None = None) -> Model:
     """Load the model saved in `folder` (the one holding meta.json, or the single one below it).
 
     Args:
@@ -137,6 +161,9 @@ def load(folder: str | Path, device: str = "cpu", verify: bool = True, pooling: 
             thresholds were tuned under the saved method.
         fast_path: override the CPU fast path chosen at load ("auto", "none", "int8", "bf16";
             transformer models and ensembles holding one).
+        operating_point: serve with the thresholds of this named operating point instead of the
+            default ones (`Model.operating_points()` lists them; "feed": tuned for a raw feed where
+            almost nothing is on-theme, trading recall for precision).
     """
     if not (device == "cpu" or device == "cuda" or device.startswith("cuda:")):
         raise InputError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
@@ -150,4 +177,4 @@ def load(folder: str | Path, device: str = "cpu", verify: bool = True, pooling: 
         logger.info("%s: pooling overridden at load: %s", found, classifier.pooling)
     if fast_path is not None:
         classifier.set_fast_path(fast_path)
-    return Model(classifier, meta, found, read_calibration(found, len(classifier.labels)))
+    return Model(classifier, meta, found, read_calibration(found, len(classifier.labels)), operating_point)
