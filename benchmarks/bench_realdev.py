@@ -44,7 +44,7 @@ def predictors(specs: list[str], operating_point: str | None = None) -> dict:
             if operating_point not in model.operating_points():
                 print(f"skipping {name}: {path} has no operating point {operating_point!r} (trained before it was configured)")
                 continue
-            model = scamlens.load(path, operating_point=operating_point)
+            model = model.at(operating_point)
 
         def predict(texts, labels, model=model):
             if tuple(labels) != model.labels:

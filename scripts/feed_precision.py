@@ -109,7 +109,8 @@ def draw(root: Path, models: list[str], batch_size: int, scores_dir: Path, opera
         model = scamlens.load(path, operating_point=operating_point)
         # Row i of a saved array holds the feed's line i + 1 (NaN for a blank line), the key the
         # sample's references use; saved per name (for `curve`) and per scores_key (to skip rescoring).
-        saved = scores_dir / "by-classifier" / f"{scores_key(model.path)}.npy"
+        # The feed file's size in the name: a changed feed never reads another feed's scores.
+        saved = scores_dir / "by-classifier" / f"{scores_key(model.path)}-{(root / WORLD).stat().st_size}.npy"
         if saved.exists():
             scores = np.load(saved)[lines]
             print(f"{name}: scores of {path} read from {saved}")

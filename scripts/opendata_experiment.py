@@ -12,14 +12,17 @@ held here by reference (file, line, title) only, and the models this trains are 
 shipped: `train` writes under the config's output_dir (point it under train/, which is not tracked).
 
 The draw is seeded and disjoint from every DOJ release that realdev drew (`candidates.jsonl`, so
-neither realdev split), in the same theme strata realdev used plus a random stratum. `train` adds
-the labelled items to the *train* split only: the written validation and test splits, and so the
+neither realdev split), in the same theme strata realdev used plus a random stratum. Line numbers are
+not enough: the Department announces one case several times (charge, plea, sentence), so `train`
+also leaves out any release sharing over LEAK_JACCARD of its word trigrams with a realdev release.
+It adds the rest to the *train* split only: the written validation and test splits, and so the
 thresholds and the bundled-test figure, stay those of the corpus alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import re
@@ -30,7 +33,12 @@ from realdev_sample import DOJ, article_text, read_jsonl, ref, rx, stratified
 
 REFS = Path("data/experiments/doj_train.jsonl")
 CANDIDATES = Path("data/realdev/candidates.jsonl")
+REALDEV_SPLITS = [Path("data/realdev/val.jsonl"), Path("data/realdev/test.jsonl")]
 SEED = 2026
+# A release sharing more than this share of its word trigrams with a realdev release is left out of
+# training: the same case announced again (plea, then sentence) or the same boilerplate-heavy
+# template would let realdev's answers leak in under another line number.
+LEAK_JACCARD = 0.2
 STRATA: list[tuple[str, re.Pattern[str] | None, int]] = [
     ("trafficking", rx(r"Human Trafficking|forced labor|sex trafficking"), 30),
     ("scam", rx(r"telemarketing|call cent|lottery scam|romance scam|money mule|mass.mailing|Elder Justice|Ponzi"), 35),
@@ -59,9 +67,29 @@ def draw(root: Path) -> None:
     print(f"{len(picked)} releases (none of realdev's {len(realdev)}) -> {REFS}")
 
 
-def texts(root: Path) -> dict[int, str]:
-    wanted = {r["key"]["line"] for r in read_refs()}
+def texts(root: Path, lines: set[int] | None = None) -> dict[int, str]:
+    wanted = lines if lines is not None else {r["key"]["line"] for r in read_refs()}
     return {line: article_text(rec) for line, rec in read_jsonl(root, DOJ) if line in wanted}
+
+
+def trigrams(text: str) -> set[tuple[str, ...]]:
+    words = text.lower().split()
+    return set(zip(words, words[1:], words[2:], strict=False))
+
+
+def leaks(root: Path, text: dict[int, str]) -> dict[int, tuple[str, float]]:
+    """The drawn releases that overlap a realdev release: line -> (realdev id, trigram Jaccard)."""
+    realdev = {json.loads(line)["key"]["line"]: json.loads(line)["id"] for split in REALDEV_SPLITS
+               for line in split.read_text(encoding="utf-8").splitlines() if json.loads(line)["source"] == DOJ}
+    theirs = {line: trigrams(t) for line, t in texts(root, set(realdev)).items()}
+    found = {}
+    for line, t in text.items():
+        ours = trigrams(t)
+        score, other = max((len(ours & g) / max(1, len(ours | g)), rid) for rid, g in
+                           ((realdev[n], g) for n, g in theirs.items()))
+        if score > LEAK_JACCARD:
+            found[line] = (other, round(score, 3))
+    return found
 
 
 def export(root: Path, out: Path) -> None:
@@ -95,15 +123,19 @@ def train(root: Path, config_path: Path, overrides: list[str]) -> None:
     from scamlens.data.dataset import build_corpus
 
     text = texts(root)
+    leaked = leaks(root, text)
     extra = [Example(id=r["id"], text=text[r["key"]["line"]], labels=tuple(r["labels"]), group=r["id"],
                      extras={"kind": "article", "register": "government", "form": "press_release"})
-             for r in read_refs() if r["labels"] is not None and not r.get("ambiguous")]
+             for r in read_refs() if r["labels"] is not None and not r.get("ambiguous") and r["key"]["line"] not in leaked]
+    print(f"{len(leaked)} releases left out: they share over {LEAK_JACCARD:.0%} of their word trigrams with a "
+          f"realdev release ({', '.join(f'{line}~{rid} {j}' for line, (rid, j) in sorted(leaked.items()))})")
 
     def with_releases(cfg, labels):
         build = build_corpus(cfg, labels)
         build.examples = [*build.examples, *extra]
         build.splits = [*build.splits, *(["train"] * len(extra))]
-        build.fingerprint = build.fingerprint[:48] + "+doj" + str(len(extra)).zfill(12)
+        added = hashlib.sha256("\n".join(e.canonical() for e in extra).encode()).hexdigest()
+        build.fingerprint = hashlib.sha256((build.fingerprint + added).encode()).hexdigest()
         return build
 
     training.build_corpus = with_releases  # the one seam: everything after the build is the usual run

@@ -224,6 +224,22 @@ def test_operating_point_is_chosen_at_load_and_shown(trained_baseline):
     assert list(info["thresholds"].values()) == [round(t, 6) for t in feed["thresholds"]]
     assert list(info["operating_points"]) == ["default", "feed"]
     assert info["operating_points"]["default"]["policy"]["name"] == "max_f1"
+    # Another point of a loaded model shares its classifier; None is the default point.
+    assert default.at("feed").classifier is default.classifier and default.at(None) is default
+    np.testing.assert_array_equal(default.at("feed").thresholds, fed.thresholds)
+    # A folder from before operating points has the default one only; a point without thresholds is named.
+    old_meta = {k: v for k, v in meta.items() if k != "operating_points"}
+    old = scamlens.Model(default.classifier, old_meta, Path(folder))
+    assert list(old.operating_points()) == ["default"]
+    with pytest.raises(InputError, match="no operating point 'feed'; this model has default$"):
+        old.at("feed")
+    with pytest.raises(InputError, match="operating point 'feed' has no thresholds"):
+        scamlens.Model(default.classifier, {**meta, "operating_points": {"feed": {"decision": {}}}}, Path(folder))
+    report = CliRunner().invoke(app, ["evaluate", str(folder), "--data", "test", "--operating-point", "feed",
+                                      "--resamples", "20"])
+    assert report.exit_code == 0, report.output
+    saved = json.loads((Path(folder).parent / "reports" / f"{Path(folder).name}-test-feed" / "report.json").read_text())
+    assert saved["model"]["operating_point"] == "feed" and saved["model"]["thresholds"] == fed.thresholds.tolist()
     lines = "".join(json.dumps({"text": t}) + "\n" for t in texts)
     result = CliRunner().invoke(app, ["predict", str(folder), "-", "--operating-point", "feed", "--no-evidence"], input=lines)
     assert result.exit_code == 0, result.output

@@ -344,3 +344,5 @@ def test_both_engines_decide_at_the_operating_point_asked_for(baseline, spark, t
         with pytest.raises(scamlens.ScamlensError, match="no operating point 'nightly'; this model has default, feed"):
             score(folder, source, tmp_path / f"{engine}-none", engine=engine, operating_point="nightly", progress=False)
         assert not (tmp_path / f"{engine}-none").exists()
+    with pytest.raises(scamlens.ScamlensError, match=r"operating_point='feed', but the Model passed decides at 'default'"):
+        score(default, source, tmp_path / "mixed", operating_point="feed", progress=False)

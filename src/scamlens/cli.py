@@ -154,11 +154,10 @@ def evaluate(model: Annotated[str, typer.Argument(help="Model folder or models:/
              text_root: TextRootOption = None, force: ForceOption = False, operating_point: PointOption = None) -> None:
     """Metrics of a saved model on a split of its corpus or on any labelled file, with a report
     folder (report.json, report.md, report.html) logged to the model's MLflow run."""
-    from . import load
     from .evaluation.report import evaluate_report
 
-    source = load(model, operating_point=operating_point) if operating_point else model
-    result = evaluate_report(source, data, out, resamples, seed, text_root=text_root, force=force)
+    result = evaluate_report(model, data, out, resamples, seed, text_root=text_root, force=force,
+                             operating_point=operating_point)
     report = result.report.data["metrics"]
     console.print(_metrics_table(f"{model} on {data}", report))
     console.print(f"report: {result.folder / 'report.html'}"

@@ -6,6 +6,7 @@ Relative paths in a config are resolved against the current working directory, l
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -137,7 +138,7 @@ class DecisionConfig(Strict):
     @classmethod
     def _named(cls, points: dict[str, OperatingPointConfig]) -> dict[str, OperatingPointConfig]:
         for name in points:
-            if name == DEFAULT_OPERATING_POINT or not name.replace("-", "_").isidentifier():
+            if name == DEFAULT_OPERATING_POINT or not re.fullmatch(r"[A-Za-z0-9_-]+", name):
                 raise ValueError(f"operating point name {name!r}: use letters, digits, _ or -, and not "
                                  f"{DEFAULT_OPERATING_POINT!r} (the run's own policy)")
         return points

@@ -42,11 +42,15 @@ MODEL_DIR = Path(__file__).with_name("model")
 
 
 @lru_cache(maxsize=None)
+def _loaded(device: str) -> Model:
+    return _load(MODEL_DIR, device=device)
+
+
 def load(device: str = "cpu", operating_point: str | None = None) -> Model:
-    """The packaged model, loaded once per device and operating point (its files are checked against
-    their sha256 manifest). `operating_point`: named thresholds instead of the default ones, e.g.
-    "feed" for a raw news feed; `load().operating_points()` lists them."""
-    return _load(MODEL_DIR, device=device, operating_point=operating_point)
+    """The packaged model, loaded once per device (its files are checked against their sha256
+    manifest). `operating_point`: named thresholds instead of the default ones, e.g. "feed" for a raw
+    news feed, on the same loaded classifier; `load().operating_points()` lists them."""
+    return _loaded(device).at(operating_point)
 
 
 def predict(texts, evidence: bool = True, operating_point: str | None = None) -> Prediction | list[Prediction]:

@@ -73,19 +73,29 @@ POOLING_WORDS = {"max": "the best chunk's score", "mean_top_k": "the mean of the
                  "noisy_or": "noisy-OR over all chunks: 1 - prod(1 - s)"}
 
 
+def _policy_words(rule: dict[str, Any]) -> str:
+    """A threshold rule from meta.json ("decision" or an operating point's) in words."""
+    name = rule.get("name", "max_f1")
+    return POLICY_WORDS.get(name, name).format(target=rule.get("precision_target") or 0.0,
+                                               prior=rule.get("deployment_prior") or 0.0)
+
+
+def _fallback_words(rule: dict[str, Any]) -> str:
+    fell = rule.get("fell_back_to_max_f1") or []
+    return ("No threshold reached the precision target for " + ", ".join(f"`{n}`" for n in fell)
+            + ": max-F1 used there.") if fell else ""
+
+
 def _decision_parts(meta: dict[str, Any]) -> tuple[str, str, str]:
     """(policy words, pooling words, the Decisions section) from meta.json's "decision" record."""
     decision = meta.get("decision") or {}
-    name = decision.get("name", "max_f1")
-    policy = POLICY_WORDS.get(name, name).format(target=decision.get("precision_target") or 0.0,
-                                                 prior=decision.get("deployment_prior") or 0.0)
+    policy = _policy_words(decision)
     pooling_record = decision.get("pooling") or {"method": "max", "k": 2}
     pooling = POOLING_WORDS.get(pooling_record["method"], pooling_record["method"]).format(k=pooling_record.get("k"))
     lines = [f"- Thresholds: {policy}.", f"- Calibration (fitted on the validation split, applied before "
              f"thresholds): `{decision.get('calibration', 'none')}`.", f"- Pooling of long texts' chunks: {pooling}."]
-    if decision.get("fell_back_to_max_f1"):
-        lines.append("- No threshold reached the precision target for "
-                     + ", ".join(f"`{n}`" for n in decision["fell_back_to_max_f1"]) + ": max-F1 used there.")
+    if _fallback_words(decision):
+        lines.append(f"- {_fallback_words(decision)}")
     lines += _operating_point_lines(meta)
     for key, value in sorted((meta.get("classifier") or {}).items()):
         lines.append(f"- {key}: {value}")
@@ -97,14 +107,12 @@ def _operating_point_lines(meta: dict[str, Any]) -> list[str]:
     lines = []
     for point_name, point in (meta.get("operating_points") or {}).items():
         rule = point.get("decision") or {}
-        words = POLICY_WORDS.get(rule.get("name"), rule.get("name")).format(
-            target=rule.get("precision_target") or 0.0, prior=rule.get("deployment_prior") or 0.0)
         test = (point.get("metrics") or {}).get("test", {}).get("per_label", {})
         per_label = ", ".join(
             f"`{n}` {t:.3f}" + (f" (test P {test[n]['precision']:.2f} R {test[n]['recall']:.2f})" if n in test else "")
             for n, t in zip(meta["labels"], point["thresholds"], strict=True))
         lines.append(f"- Operating point `{point_name}` (`load(..., operating_point=\"{point_name}\")`): "
-                     f"{words}. Thresholds: {per_label}.")
+                     f"{_policy_words(rule)}. Thresholds: {per_label}. {_fallback_words(rule)}".rstrip())
     return lines
 
 

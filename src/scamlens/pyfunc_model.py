@@ -4,7 +4,9 @@ MLflow loads this file, which registers `ScamlensPyfunc` through `set_model`; th
 travels as the artifact "model". Input: a DataFrame with a "text" column (or a list of strings).
 Output: one score column per label and a "labels" column with the labels over threshold. The
 request's `params` may name an operating point (`{"operating_point": "feed"}`) to decide with its
-thresholds; an unknown one is a bad request that lists the model's.
+thresholds; an unknown one is a bad request that lists the model's. MLflow passes params only when
+the logged signature declares them: a model logged before they existed drops them with a warning
+in the server log and answers at the default point.
 
 A row that is not a string is refused as a bad request naming the row and the field
 (`row 3: text: expected a string, got null`); an empty batch gives an empty result.
@@ -23,16 +25,6 @@ class ScamlensPyfunc(PythonModel):
         from scamlens.runtime import load
 
         self.model = load(context.artifacts["model"])
-        self.at_point = {self.model.operating_point: self.model}
-
-    def _decider(self, name: str):
-        """The model deciding at operating point `name`: the same classifier, that point's thresholds."""
-        from scamlens.runtime import Model
-
-        if name not in self.at_point:
-            model = self.model
-            self.at_point[name] = Model(model.classifier, model.meta, model.path, model.calibration, name)
-        return self.at_point[name]
 
     def predict(self, context, model_input, params=None):
         import pandas as pd
@@ -44,7 +36,7 @@ class ScamlensPyfunc(PythonModel):
 
         try:
             texts = request_texts(model_input)
-            model = self._decider((params or {}).get("operating_point") or self.model.operating_point)
+            model = self.model.at((params or {}).get("operating_point"))
         except (RequestError, InputError) as exc:
             # MLflow's server answers an MlflowException with its message and a 400; any other
             # exception becomes "Encountered an unexpected error", which names neither row nor field.

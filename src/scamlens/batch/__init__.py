@@ -82,13 +82,16 @@ def score(model: str | Path | Model, input: str | Path, output: str | Path, engi
         spark_conf: extra settings for a Spark session this call starts (not for an active one).
         partitions: Spark partitions to score in; default the context's default parallelism.
         progress: show a progress bar (local) / Spark's console progress, and print the summary.
-        operating_point: decide with this named operating point's thresholds (a loaded `Model`
-            keeps its own).
+        operating_point: decide with this named operating point's thresholds (with a loaded
+            `Model`, leave it out or name the Model's own point).
     """
     if engine not in ENGINES:
         raise InputError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    if isinstance(model, Model) and operating_point not in (None, model.operating_point):
+        raise InputError(f"operating_point={operating_point!r}, but the Model passed decides at "
+                         f"{model.operating_point!r}: pass model.at({operating_point!r}) or the model's path")
     started = time.perf_counter()
     if engine == "local":
         if is_uri(str(input)) or is_uri(str(output)):

@@ -93,13 +93,12 @@ def executor_model(ref: tuple[str, ...]) -> Model:
         from pyspark import SparkFiles
 
         value = SparkFiles.get(value)
-    key = f"{value}#{point[0] if point else ''}"
-    model = _EXECUTOR_MODELS.get(key)
+    model = _EXECUTOR_MODELS.get(value)
     if model is None:
-        model = load(value, operating_point=point[0] if point else None)
+        model = load(value)
         _fit_threads(model)
-        _EXECUTOR_MODELS[key] = model
-    return model
+        _EXECUTOR_MODELS[value] = model
+    return model.at(point[0] if point else None)
 
 
 def _fit_threads(model: Model) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..data.corpus import Example
-from ..runtime.decision import apply_thresholds
+from ..runtime.decision import DEFAULT_OPERATING_POINT, apply_thresholds
 from ..runtime.model import Model
 from .bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_intervals
 from .calibration import DEFAULT_BINS, expected_calibration_error, reliability_bins
@@ -156,7 +156,8 @@ def build_report(model: Model, examples: list[Example], data_name: str, resample
     mlflow = model.meta.get("mlflow") or {}
     data = {
         "model": {"path": str(model.path), "name": model.meta.get("name"), "kind": model.meta.get("kind"),
-                  "labels": list(labels), "thresholds": [float(t) for t in model.thresholds],
+                  "labels": list(labels), "operating_point": model.operating_point,
+                  "thresholds": [float(t) for t in model.thresholds],
                   "mlflow_run_id": mlflow.get("run_id")},
         "data": {"source": data_name, "examples": len(examples), "left_out_ambiguous": left_out,
                  "notes": list(notes or [])},
@@ -197,11 +198,13 @@ def data_slug(data: str) -> str:
 
 
 def default_report_dir(source: str | Path, model: Model, data: str) -> Path:
-    """Beside a local model folder (never inside it: its manifest covers every file), else ./reports."""
+    """Beside a local model folder (never inside it: its manifest covers every file), else ./reports;
+    a named operating point's report gets its own folder (`...-test-feed`)."""
     local = not (isinstance(source, str) and source.startswith(("models:/", "runs:/")))
+    point = "" if model.operating_point == DEFAULT_OPERATING_POINT else f"-{model.operating_point}"
     if local and model.path is not None:
-        return model.path.parent / REPORTS_DIR / f"{model.path.name}-{data_slug(data)}"
-    return Path(REPORTS_DIR) / f"{model.meta.get('name', 'model')}-{data_slug(data)}"
+        return model.path.parent / REPORTS_DIR / f"{model.path.name}-{data_slug(data)}{point}"
+    return Path(REPORTS_DIR) / f"{model.meta.get('name', 'model')}-{data_slug(data)}{point}"
 
 
 def log_to_model_run(model: Model, folder: Path) -> tuple[str | None, str | None]:
@@ -221,7 +224,8 @@ def log_to_model_run(model: Model, folder: Path) -> tuple[str | None, str | None
 
 def evaluate_report(model: str | Path | Model, data: str = "test", out: str | Path | None = None,
                     resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED, log: bool = True,
-                    text_root: str | Path | None = None, force: bool = False) -> ReportResult:
+                    text_root: str | Path | None = None, force: bool = False,
+                    operating_point: str | None = None) -> ReportResult:
     """Evaluate a saved model on `data`, write the report folder and log it to the model's run.
 
     Args:
@@ -232,12 +236,16 @@ def evaluate_report(model: str | Path | Model, data: str = "test", out: str | Pa
         log: log the folder to the model's MLflow run when it has one and the store is reachable.
         text_root: the folder that a labelled file's `source` references are relative to.
         force: score a rebuilt split whose corpus fingerprint differs from the model's (the report says so).
+        operating_point: decide with this named operating point's thresholds (a loaded `Model`: at
+            that point, on its classifier).
     """
     from .. import load
     from .labelled import evaluation_data
     from .render import write_report
 
     loaded = model if isinstance(model, Model) else load(model)
+    if operating_point is not None:
+        loaded = loaded.at(operating_point)
     data_set = evaluation_data(loaded, data, text_root, force)
     report = build_report(loaded, data_set.examples, data, resamples, seed, notes=data_set.notes,
                           left_out=data_set.left_out)

@@ -55,6 +55,9 @@ def check_texts(texts: str | Sequence[str]) -> tuple[list[str], bool]:
 def operating_points(meta: dict[str, Any]) -> dict[str, list[float]]:
     """meta.json's thresholds by operating point: "default" first, then the named ones."""
     named = meta.get("operating_points") or {}
+    broken = [name for name, point in named.items() if not isinstance(point, dict) or "thresholds" not in point]
+    if broken:
+        raise InputError(f"meta.json: operating point {broken[0]!r} has no thresholds")
     return {DEFAULT_OPERATING_POINT: meta["thresholds"], **{name: point["thresholds"] for name, point in named.items()}}
 
 
@@ -92,6 +95,14 @@ class Model:
         """Each operating point's thresholds: "default" (the training run's policy) and any named ones
         fitted beside it (e.g. "feed", for a stream where almost nothing is on-theme)."""
         return operating_points(self.meta)
+
+    def at(self, operating_point: str | None) -> Model:
+        """This model deciding at another operating point: the same classifier (nothing reloads),
+        that point's thresholds. None means the default point."""
+        point = operating_point or DEFAULT_OPERATING_POINT
+        if point == self.operating_point:
+            return self
+        return Model(self.classifier, self.meta, self.path, self.calibration, point)
 
     def __repr__(self) -> str:
         return f"Model(kind={self.meta.get('kind')!r}, labels={list(self.labels)}, path={str(self.path)!r})"
