@@ -112,14 +112,15 @@ def draw(root: Path, models: list[str], batch_size: int, scores_dir: Path, opera
         # The feed file's size in the name: a changed feed never reads another feed's scores.
         saved = scores_dir / "by-classifier" / f"{scores_key(model.path)}-{(root / WORLD).stat().st_size}.npy"
         if saved.exists():
-            scores = np.load(saved)[lines]
+            by_line = np.load(saved)
+            scores = by_line[lines]
             print(f"{name}: scores of {path} read from {saved}")
         else:
             scores = score(model, texts, batch_size, cache)
-        by_line = np.full((feed[-1][0], scores.shape[1]), np.nan, dtype=np.float32)
-        by_line[lines] = scores
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        np.save(saved, by_line)
+            by_line = np.full((feed[-1][0], scores.shape[1]), np.nan, dtype=np.float32)
+            by_line[lines] = scores
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            np.save(saved, by_line)
         np.save(scores_dir / f"{name}.npy", by_line)
         flagged = scores >= model.thresholds
         flags_report[name] = {"model": path, "operating_point": model.operating_point, "items": len(texts),

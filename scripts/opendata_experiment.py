@@ -57,9 +57,14 @@ def write_refs(rows: list[dict]) -> None:
     REFS.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
+def realdev_releases(files: list[Path]) -> dict[int, str]:
+    """The DOJ releases realdev references in `files`: line -> realdev id."""
+    rows = [json.loads(line) for path in files for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {row["key"]["line"]: row["id"] for row in rows if row["source"] == DOJ}
+
+
 def draw(root: Path) -> None:
-    realdev = {json.loads(line)["key"]["line"] for line in CANDIDATES.read_text(encoding="utf-8").splitlines()
-               if json.loads(line)["source"] == DOJ}
+    realdev = realdev_releases([CANDIDATES])
     pool = [(line, rec, article_text(rec) + " " + " ".join(rec.get("topics") or []))
             for line, rec in read_jsonl(root, DOJ) if line not in realdev]
     picked = stratified(pool, STRATA, random.Random(SEED))
@@ -79,8 +84,7 @@ def trigrams(text: str) -> set[tuple[str, ...]]:
 
 def leaks(root: Path, text: dict[int, str]) -> dict[int, tuple[str, float]]:
     """The drawn releases that overlap a realdev release: line -> (realdev id, trigram Jaccard)."""
-    realdev = {json.loads(line)["key"]["line"]: json.loads(line)["id"] for split in REALDEV_SPLITS
-               for line in split.read_text(encoding="utf-8").splitlines() if json.loads(line)["source"] == DOJ}
+    realdev = realdev_releases(REALDEV_SPLITS)
     theirs = {line: trigrams(t) for line, t in texts(root, set(realdev)).items()}
     found = {}
     for line, t in text.items():

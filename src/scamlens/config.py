@@ -106,27 +106,33 @@ class TrackingConfig(Strict):
     registered_model: str | None = "scamlens"
 
 
-class OperatingPointConfig(Strict):
+class ThresholdRule(Strict):
+    """How per-label thresholds are tuned on the validation split.
+
+    max_f1: per-label threshold maximising validation F1. precision_target: the lowest threshold whose
+    validation precision reaches precision_target (max-F1 where none does, with a warning). prior_f1:
+    the threshold maximising F1 with validation negatives weighted so that positives make up
+    deployment_prior, the share of on-theme items where the model serves (a news feed: well under 1%).
+    """
+
+    policy: Literal["max_f1", "precision_target", "prior_f1"] = "max_f1"
+    precision_target: float = Field(0.9, gt=0, le=1)
+    deployment_prior: float = Field(0.005, gt=0, lt=1)
+
+
+class OperatingPointConfig(ThresholdRule):
     """Another threshold rule, fitted beside the run's on the same validation scores and stored in the
     same model folder under a name; `load(..., operating_point=NAME)` serves with it."""
 
     policy: Literal["max_f1", "precision_target", "prior_f1"] = "prior_f1"
-    precision_target: float = Field(0.9, gt=0, le=1)
-    deployment_prior: float = Field(0.005, gt=0, lt=1)
 
 
-class DecisionConfig(Strict):
-    """How scores become decisions; fitted on the written validation split after the classifier."""
+class DecisionConfig(ThresholdRule):
+    """How scores become decisions; fitted on the written validation split after the classifier:
+    calibration, then thresholds by the inherited rule (the default operating point)."""
 
     # Per-label calibration of the classifier's scores, applied before thresholds (runtime/calibration.py).
     calibration: Literal["none", "temperature", "isotonic"] = "none"
-    # max_f1: per-label threshold maximising validation F1. precision_target: the lowest threshold whose
-    # validation precision reaches precision_target (max-F1 where none does, with a warning).
-    # prior_f1: the threshold maximising F1 with validation negatives weighted so that positives make up
-    # deployment_prior, the share of on-theme items where the model serves (a news feed: well under 1%).
-    policy: Literal["max_f1", "precision_target", "prior_f1"] = "max_f1"
-    precision_target: float = Field(0.9, gt=0, le=1)
-    deployment_prior: float = Field(0.005, gt=0, lt=1)
     # How a long document's window scores combine (runtime/pooling.py); load(..., pooling=) overrides it.
     pooling: Literal["max", "mean_top_k", "noisy_or"] = "max"
     pooling_k: int = Field(2, ge=1)

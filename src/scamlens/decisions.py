@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import DecisionConfig, OperatingPointConfig
+from .config import DecisionConfig, ThresholdRule
 from .runtime.calibration import Calibration, calibrate, logit, sigmoid
 from .runtime.decision import tune_by_policy
 
@@ -98,7 +98,7 @@ class Decision:
         return calibrate(scores, self.calibration)
 
 
-def _thresholds(y_true: np.ndarray, calibrated: np.ndarray, rule: DecisionConfig | OperatingPointConfig,
+def _thresholds(y_true: np.ndarray, calibrated: np.ndarray, rule: ThresholdRule,
                 labels: Sequence[str], what: str) -> tuple[np.ndarray, dict[str, Any]]:
     """One rule's thresholds, and its description for meta.json."""
     thresholds, fallbacks = tune_by_policy(y_true, calibrated, rule.policy, rule.precision_target,

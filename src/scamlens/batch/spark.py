@@ -20,7 +20,7 @@ from .. import load
 from ..runtime.atomic import atomic_dir
 from ..runtime.errors import MissingError
 from ..runtime.folder import read_meta, verify_manifest
-from ..runtime.model import Model, check_operating_point
+from ..runtime.model import Model, point_thresholds
 from .columns import ERROR_COLUMN
 from .inputs import is_uri, one_format, resolve_inputs
 
@@ -207,7 +207,7 @@ def _score_spark(folder: Path, pattern: str, output: str, text_column: str, batc
     meta = read_meta(folder)
     labels = meta["labels"]
     if operating_point is not None:
-        check_operating_point(meta, operating_point, folder)
+        point_thresholds(meta, operating_point, folder)  # an unknown name fails here, not in every executor
     with spark_session(master, conf, progress) as spark:
         files, fmt = _spark_inputs(spark, pattern)
         local_master = spark.sparkContext.master.startswith("local")

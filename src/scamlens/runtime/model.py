@@ -61,10 +61,11 @@ def operating_points(meta: dict[str, Any]) -> dict[str, list[float]]:
     return {DEFAULT_OPERATING_POINT: meta["thresholds"], **{name: point["thresholds"] for name, point in named.items()}}
 
 
-def check_operating_point(meta: dict[str, Any], name: str, path: Path | str | None) -> None:
-    """InputError naming the model's operating points unless `name` is one of them."""
+def point_thresholds(meta: dict[str, Any], name: str, path: Path | str | None) -> list[float]:
+    """The thresholds of operating point `name`; InputError naming the model's points where it has no such one."""
     if name not in (points := operating_points(meta)):
         raise InputError(f"{path}: no operating point {name!r}; this model has {', '.join(points)}")
+    return points[name]
 
 
 class Model:
@@ -81,8 +82,7 @@ class Model:
             raise InputError(f"{path}: meta.json labels {list(self.labels)} differ from the classifier's "
                              f"{list(classifier.labels)}")
         self.operating_point = operating_point or DEFAULT_OPERATING_POINT
-        check_operating_point(meta, self.operating_point, path)
-        thresholds = self.operating_points()[self.operating_point]
+        thresholds = point_thresholds(meta, self.operating_point, path)
         self.thresholds = np.asarray(thresholds, dtype=np.float32)
         if self.thresholds.shape != (len(self.labels),):
             raise InputError(f"{path}: operating point {self.operating_point}: expected {len(self.labels)} "
