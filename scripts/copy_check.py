@@ -1,10 +1,12 @@
 """No sentence of the real text may enter the corpus: find corpus texts that share a long word run with it.
 
-    python scripts/copy_check.py [--root ../shared] [--words 12]
+    python scripts/copy_check.py [--root ../shared] [--words 12] [SLICE.jsonl ...]
 
-Every corpus text's (data/corpus/ and the held-back data/candidates/) runs of `--words` consecutive words are compared with every text under the
+Every corpus text's runs of `--words` consecutive words are compared with every text under the
 root's realdata/ and opendata/ sources (feeds, press releases, encyclopedic items, long-form,
-editorials). Prints each corpus id that shares a run, with the runs, and exits 1 if any does.
+editorials). The corpus is data/corpus/ and the held-back data/candidates/, or only the SLICE files
+given (a slice still being written elsewhere). Prints each corpus id that shares a run, with the
+runs, and exits 1 if any does.
 """
 
 from __future__ import annotations
@@ -48,9 +50,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("../shared"))
     parser.add_argument("--words", type=int, default=12)
+    parser.add_argument("slices", nargs="*", type=Path, help="check these JSONL files instead of the corpus folders")
     args = parser.parse_args()
+    paths = args.slices or sorted(p for folder in CORPUS_DIRS for p in folder.glob("*.jsonl"))
     owners: dict[str, set[str]] = {}
-    for path in sorted(p for folder in CORPUS_DIRS for p in folder.glob("*.jsonl")):
+    for path in paths:
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             for run in runs(row["text"], args.words):

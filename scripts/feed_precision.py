@@ -107,6 +107,12 @@ def draw(root: Path, models: list[str], batch_size: int, scores_dir: Path, opera
     for spec in models:
         name, _, path = spec.partition("=")
         model = scamlens.load(path, operating_point=operating_point)
+        # A name is its sample's tag and its draw's seed: reusing one for another model would pool two
+        # models' flags under one precision figure. Redrawing the same model and point is harmless.
+        earlier = flags_report.get(name)
+        if earlier and (earlier["model"], earlier.get("operating_point", "default")) != (path, model.operating_point):
+            raise SystemExit(f"{name!r} was drawn for {earlier['model']} at {earlier.get('operating_point', 'default')}; "
+                             f"name this draw of {path} at {model.operating_point} differently")
         # Row i of a saved array holds the feed's line i + 1 (NaN for a blank line), the key the
         # sample's references use; saved per name (for `curve`) and per scores_key (to skip rescoring).
         # The feed file's size in the name: a changed feed never reads another feed's scores.
