@@ -40,6 +40,9 @@ def test_best_of_promotes_the_best_and_records_every_score(two_registered, tmp_p
     labelled = tmp_path / "val.jsonl"
     rows = [json.loads(line) for line in TINY_CORPUS.read_text().splitlines()]
     labelled.write_text("".join(json.dumps({"id": r["id"], "text": r["text"], "labels": r["labels"]}) + "\n" for r in rows))
+    from scamlens.tracking import promote
+
+    promote("tiny-weak", 1, tracking_uri=uri)  # an earlier choice: the loser must not keep the alias
     choice = choose_champion(["tiny-weak", "tiny-good"], str(labelled), tracking_uri=uri)
     assert [c.name for c in choice.ranking] == ["tiny-good", "tiny-weak"] and choice.note is None
     assert choice.champion.macro_f1 > choice.ranking[1].macro_f1 and choice.champion.texts == len(rows)
@@ -51,6 +54,7 @@ def test_best_of_promotes_the_best_and_records_every_score(two_registered, tmp_p
         f"{c.name}/{c.version}": round(c.macro_f1, 4) for c in choice.ranking}
     assert "## Why champion" in good.description and "| tiny-weak | 1 |" in good.description
     assert client.get_model_version("tiny-weak", "1").tags["champion_check.chosen"] == "false"
+    assert "champion" not in client.get_registered_model("tiny-weak").aliases
     run = client.get_run(results["good"].run_id)
     assert run.data.tags["champion_check.macro_f1"] == f"{choice.champion.macro_f1:.4f}"
 

@@ -18,7 +18,7 @@ from .evaluation.labelled import evaluation_data
 from .evaluation.metrics import multilabel_report
 from .runtime.decision import apply_thresholds
 from .runtime.errors import InputError
-from .tracking import CHAMPION, download_model, latest_version, promote, record_choice, resolve_uri
+from .tracking import CHAMPION, download_model, drop_alias, latest_version, promote, record_choice, resolve_uri
 
 SPLIT_NOTE = ("ranked on each model's own written {split} split (no real-news set given): every model tuned its "
               "thresholds, and an ensemble its weights, on it, so this favours the most tuned")
@@ -64,6 +64,10 @@ def choose_champion(names: list[str], data: str, text_root: str | Path | None = 
     best = ranking[0]
     note = SPLIT_NOTE.format(split=data) if data in SPLITS else None
     promote(best.name, best.version, alias, uri)
+    # One champion among the models compared: a loser keeping the alias from an earlier choice would
+    # still answer `models:/NAME@champion` with a model that is no longer the best.
+    for other in {c.name for c in ranking} - {best.name}:
+        drop_alias(other, alias, uri)
     scores = {f"{c.name}/{c.version}": round(c.macro_f1, 4) for c in ranking}
     where = f"{data} ({best.texts} texts)"
     for c in ranking:

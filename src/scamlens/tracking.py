@@ -310,6 +310,15 @@ def promote(name: str, version: str | int, alias: str = CHAMPION, tracking_uri: 
     client.set_registered_model_alias(name, alias, str(version))
 
 
+def drop_alias(name: str, alias: str, tracking_uri: str | None = None) -> bool:
+    """Remove `alias` from a registered model if it holds it; True when it did."""
+    client = _client(tracking_uri or resolve_uri())
+    if alias not in client.get_registered_model(name).aliases:
+        return False
+    client.delete_registered_model_alias(name, alias)
+    return True
+
+
 def serve_command(uri: str, host: str = "127.0.0.1", port: int = 5000, workers: int = 1) -> list[str]:
     """The `mlflow models serve` command line that answers REST predictions for a model URI."""
     import sys
