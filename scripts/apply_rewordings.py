@@ -23,19 +23,15 @@ def main() -> None:
     args = parser.parse_args()
     lines = args.rewordings.read_text(encoding="utf-8").splitlines()
     new = {row["id"]: row["text"] for row in map(json.loads, lines)}
-    files = {path: path.read_text(encoding="utf-8").splitlines() for path in sorted(args.corpus.glob("*.jsonl"))}
-    found = {json.loads(line)["id"] for rows in files.values() for line in rows}
-    missing = sorted(set(new) - found)
+    # Each line with its parsed row: untouched lines are written back byte for byte.
+    files = {path: [(line, json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines()]
+             for path in sorted(args.corpus.glob("*.jsonl"))}
+    missing = sorted(set(new) - {row["id"] for rows in files.values() for _, row in rows})
     if missing:
         sys.exit(f"{args.rewordings}: ids not in {args.corpus}: {', '.join(missing)}")
     for path, rows in files.items():
-        out = []
-        for line in rows:
-            row = json.loads(line)
-            if row["id"] in new:
-                row["text"] = new[row["id"]]
-                line = json.dumps(row, ensure_ascii=False)
-            out.append(line)
+        out = [json.dumps({**row, "text": new[row["id"]]}, ensure_ascii=False) if row["id"] in new else line
+               for line, row in rows]
         path.write_text("\n".join(out) + "\n", encoding="utf-8")
     print(f"reworded {len(new)} texts in {args.corpus}")
 

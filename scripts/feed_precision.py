@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 from realdev_sample import WORLD, feed_text, read_jsonl, ref
 
+from scamlens.runtime.decision import DEFAULT_OPERATING_POINT
+
 SAMPLE = Path("data/realdev/feed_sample.jsonl")
 FLAGS = Path("data/realdev/feed_flags.json")
 RESULT = Path("benchmarks/results/feed_precision.json")
@@ -95,24 +97,31 @@ def scores_key(folder: Path) -> str:
     return hashlib.sha256(json.dumps(kept).encode()).hexdigest()[:16]
 
 
+def check_names(models: list[str], flags_report: dict, point: str) -> None:
+    """A name is its sample's tag and its draw's seed: reusing one for another model would pool two
+    models' flags under one precision figure. Redrawing the same model at the same point is harmless.
+    Checked for every model before any is scored, so a late clash wastes no scoring."""
+    for spec in models:
+        name, _, path = spec.partition("=")
+        if earlier := flags_report.get(name):
+            drawn = (earlier["model"], earlier.get("operating_point", DEFAULT_OPERATING_POINT))
+            if drawn != (path, point):
+                raise SystemExit(f"{name!r} was drawn for {drawn[0]} at {drawn[1]}; name this draw of {path} at {point} differently")
+
+
 def draw(root: Path, models: list[str], batch_size: int, scores_dir: Path, operating_point: str | None = None) -> None:
     import scamlens
 
+    flags_report = json.loads(FLAGS.read_text()) if FLAGS.exists() else {}
+    check_names(models, flags_report, operating_point or DEFAULT_OPERATING_POINT)
     feed = list(read_jsonl(root, WORLD))
     texts = [feed_text(rec) for _, rec in feed]
     lines = [line - 1 for line, _ in feed]
-    flags_report = json.loads(FLAGS.read_text()) if FLAGS.exists() else {}
     rows = read_sample()
     cache: dict[str, np.ndarray] = {}
     for spec in models:
         name, _, path = spec.partition("=")
         model = scamlens.load(path, operating_point=operating_point)
-        # A name is its sample's tag and its draw's seed: reusing one for another model would pool two
-        # models' flags under one precision figure. Redrawing the same model and point is harmless.
-        earlier = flags_report.get(name)
-        if earlier and (earlier["model"], earlier.get("operating_point", "default")) != (path, model.operating_point):
-            raise SystemExit(f"{name!r} was drawn for {earlier['model']} at {earlier.get('operating_point', 'default')}; "
-                             f"name this draw of {path} at {model.operating_point} differently")
         # Row i of a saved array holds the feed's line i + 1 (NaN for a blank line), the key the
         # sample's references use; saved per name (for `curve`) and per scores_key (to skip rescoring).
         # The feed file's size in the name: a changed feed never reads another feed's scores.
