@@ -29,6 +29,8 @@ train: data  ## train the two default models and their ensemble on the bundled c
 
 # The champion is whichever default model scores best on real news (realdev/val, text under ../shared);
 # without ../shared, on each model's written validation split, which the command's note flags as weaker.
+# The latest version of each name competes with the versions holding `champion` now, which keep it
+# unless beaten: a newer version registered only for comparison is not promoted for being newer.
 CHAMPION_NAMES := scamlens-baseline scamlens-transformer scamlens-ensemble
 champion: install
 	@if [ -d ../shared ]; then \

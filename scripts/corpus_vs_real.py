@@ -5,8 +5,9 @@
 A corpus written to quotas learns a dialect; this table is how the project sees one. For each label:
 the share of positives and of negatives that hold the label's common words, the label prior and
 co-occurrence, words per kind, the words whose label purity is high in the corpus but not in real
-news (the shortcuts a model would learn), and how place names, nationalities and gendered words
-split between positives and negatives. scripts/corpus_report.py puts it on the dataset card.
+news (the shortcuts a model would learn), the words whose pull towards a label differs most once each
+side's prior is divided out (lift gaps), and how place names, nationalities and gendered words split
+between positives and negatives. scripts/corpus_report.py puts it on the dataset card.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import math
 import re
 import statistics
 import sys
@@ -30,6 +32,10 @@ SUFFIX = re.compile(r"(ations?|ings?|ed|es|s|al)$")
 MIN_CORPUS_TEXTS = 20
 MIN_REAL_TEXTS = 5
 TARGET_POINTS = 0.10
+# Lift gaps: a word's pull towards a label (its label rate over the label's prior) that differs
+# between corpus and real news by at least this factor, among words common enough on both sides.
+LIFT_FACTOR = 2.0
+LIFT_MIN_CORPUS, LIFT_MIN_REAL = 30, 15
 
 GROUPS = {
     "Southeast Asian places": r"cambodia\w*|phnom penh|sihanoukville|myanmar|burm\w+|myawaddy|kk park|shwe kokko|"
@@ -112,6 +118,44 @@ def shortcut_words(corpus: Labelled, real: Labelled) -> list[dict]:
     return sorted(rows, key=lambda r: -r["corpus"][1])
 
 
+def lift_gaps(corpus: Labelled, real: Labelled, top: int = 12) -> list[dict]:
+    """Words whose lift towards a label (P(label | word) / P(label)) differs by LIFT_FACTOR or more
+    between corpus and real news, strongest evidence first.
+
+    Lift divides out each side's prior, so a corpus that is simply richer in positives does not flag
+    every theme word. A word the corpus overstates is a dialect a model learns and real news punishes
+    (false positives); one it understates is real evidence the corpus does not teach. Real lifts come
+    from realdev, which is keyword-selected and rich in long press releases, so generic legal words in
+    the understated list are partly that; read the list as leads for writing, not targets.
+    """
+    rows = []
+    corpus_purity = purity(corpus, word_sets(corpus.texts))
+    real_purity = purity(real, word_sets(real.texts))
+    for j, label in enumerate(corpus.labels):
+        if label not in real.labels:
+            continue
+        k = real.labels.index(label)
+        corpus_prior = sum(row[j] for row in corpus.matrix) / len(corpus.matrix)
+        real_prior = sum(row[k] for row in real.matrix) / len(real.matrix)
+        if not corpus_prior or not real_prior:
+            continue
+        for word, (pos, n) in corpus_purity[label].items():
+            real_pos, real_n = real_purity[label].get(word, (0, 0))
+            if n < LIFT_MIN_CORPUS or real_n < LIFT_MIN_REAL:
+                continue
+            # Half a text added on each side keeps a zero count from making an infinite ratio.
+            corpus_lift = (pos + 0.5) / (n + 1) / corpus_prior
+            real_lift = (real_pos + 0.5) / (real_n + 1) / real_prior
+            ratio = corpus_lift / real_lift
+            # A word rare among positives on both sides (lift under 1 on each) is no theme word: the
+            # half-text smoothing alone can make two near-zero rates differ by the factor.
+            if max(ratio, 1 / ratio) >= LIFT_FACTOR and max(corpus_lift, real_lift) >= 1:
+                rows.append({"label": label, "word": word + "*", "corpus": [pos, n], "real": [real_pos, real_n],
+                             "corpus_lift": round(corpus_lift, 2), "real_lift": round(real_lift, 2),
+                             "evidence": abs(math.log(ratio)) * math.sqrt(min(n, real_n))})
+    return sorted(rows, key=lambda r: -r["evidence"])[:top]
+
+
 def group_rates(data: Labelled) -> dict[str, dict[str, float]]:
     labelled = [any(row) for row in data.matrix]
     out = {}
@@ -135,6 +179,7 @@ def compare(corpus: Labelled, real: Labelled) -> dict:
         "priors": {"corpus": priors(corpus), "real": priors(real)},
         "words_per_kind": {"corpus": words_per_kind(corpus), "real": words_per_kind(real)},
         "shortcut_words": shortcuts,
+        "lift_gaps": lift_gaps(corpus, real),
         "groups": {"corpus": groups, "real": group_rates(real),
                    "within_10_points": {g: abs(v["positives"] - v["negatives"]) <= TARGET_POINTS for g, v in groups.items()}},
         "all_targets_met": all(all(t.values()) for t in targets.values()) and not shortcuts,
@@ -194,6 +239,15 @@ def render(result: dict) -> str:
     lines += ["", f"Words at least 90% one label in the corpus but under 70% in real news: {len(shortcuts)}"
               + (": " + ", ".join(f"{s['word']} ({s['label']}: corpus {s['corpus'][0]}/{s['corpus'][1]}, real "
                                    f"{s['real'][0]}/{s['real'][1]})" for s in shortcuts) if shortcuts else ".")]
+    gaps = result.get("lift_gaps", [])
+    if gaps:
+        lines += ["", f"Words whose pull towards a label (its rate among texts holding the word over the label's prior) "
+                      f"differs {LIFT_FACTOR:g}-fold or more between corpus and real news, strongest evidence first: "
+                      "leads for writing, not targets (realdev is keyword-selected and rich in press releases).",
+                  "", "| label | word | corpus: with label / with word, lift | real: with label / with word, lift |",
+                  "|---|---|---|---|"]
+        lines += [f"| {g['label']} | {g['word']} | {g['corpus'][0]}/{g['corpus'][1]}, {g['corpus_lift']:.1f} "
+                  f"| {g['real'][0]}/{g['real'][1]}, {g['real_lift']:.1f} |" for g in gaps]
     return "\n".join(lines)
 
 

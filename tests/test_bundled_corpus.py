@@ -6,6 +6,7 @@ Targets are set against real news (realdev), not as quotas: the corpus-vs-real c
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 
@@ -83,6 +84,27 @@ def test_no_word_is_a_label_cue_in_the_corpus_that_real_news_does_not_share(agai
 @needs_shared
 def test_places_nationalities_and_gender_are_no_shortcut(against_real: dict) -> None:
     assert all(against_real["groups"]["within_10_points"].values()), against_real["groups"]["corpus"]
+
+
+def test_lift_gaps_divide_out_each_sides_prior() -> None:
+    """A word twice as common among positives only because the corpus has twice the prior is no gap;
+    a word the corpus ties to the label and real news does not is, with its counts and lifts."""
+    from corpus_vs_real import Labelled, lift_gaps
+
+    def labelled(rows: list[tuple[str, int]]) -> Labelled:
+        return Labelled([t for t, _ in rows], [[y] for _, y in rows], ["article"] * len(rows), ["victim_assistance"])
+
+    # Priors 40/100 in the corpus and 28/114 in real news. "shelter" is 30 of 30 positive in the corpus
+    # (lift 2.46) and 0 of 15 in real news (0.13). "rescue" is 30 of 40 against 5 of 16: a rate 2.3
+    # times real news's, but the corpus prior is 1.6 times too, so lifts 1.86 and 1.32 are no gap.
+    # "sport" is 0 of 50 against 1 of 61: rare among positives on both sides, no theme word.
+    corpus = labelled([("shelter rescue", 1)] * 30 + [("rescue", 0)] * 10 + [("weather", 1)] * 10 + [("sport", 0)] * 50)
+    real = labelled([("shelter", 0)] * 15 + [("rescue", 1)] * 5 + [("rescue", 0)] * 11 + [("weather", 1)] * 22
+                    + [("sport", 0)] * 60 + [("sport", 1)] * 1)
+    assert lift_gaps(corpus, real) == [
+        {"label": "victim_assistance", "word": "shelter*", "corpus": [30, 30], "real": [0, 15],
+         "corpus_lift": 2.46, "real_lift": 0.13,
+         "evidence": pytest.approx(math.log((30.5 / 31 / 0.4) / (0.5 / 16 / (28 / 114))) * math.sqrt(15))}]
 
 
 def test_no_story_straddles_two_splits() -> None:

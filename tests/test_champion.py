@@ -52,7 +52,7 @@ def test_best_of_promotes_the_best_and_records_every_score(two_registered, tmp_p
     assert good.tags["champion_check.chosen"] == "true"
     assert json.loads(good.tags["champion_check.scores"]) == {
         f"{c.name}/{c.version}": round(c.macro_f1, 4) for c in choice.ranking}
-    assert "## Why champion" in good.description and "| tiny-weak | 1 |" in good.description
+    assert "## Why champion" in good.description and "| tiny-weak | 1 (held champion) |" in good.description
     assert client.get_model_version("tiny-weak", "1").tags["champion_check.chosen"] == "false"
     assert "champion" not in client.get_registered_model("tiny-weak").aliases
     run = client.get_run(results["good"].run_id)
@@ -72,3 +72,51 @@ def test_best_of_on_the_written_split_says_so_and_unknown_names_are_named(two_re
         choose_champion(["tiny-missing"], "validation", tracking_uri=uri)
     result = CliRunner().invoke(app, ["promote", "tiny-good", "--tracking-uri", uri])
     assert result.exit_code == 1 and "promote takes NAME VERSION, or --best-of NAME [NAME ...]" in result.output
+
+
+def test_the_sitting_champion_keeps_the_alias_unless_a_newer_version_beats_it(tmp_path: Path) -> None:
+    """A newer version registered for comparison (a held-back experiment) is not promoted for being newer."""
+    from mlflow import MlflowClient
+
+    from scamlens.champion import choose_champion
+    from scamlens.config import load_config
+    from scamlens.tracking import promote, resolve_uri
+    from scamlens.training import train
+
+    corpora = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    for corpus, c in zip(corpora, (8.0, 1e-4), strict=True):  # version 1 good, version 2 regularised into uselessness
+        corpus.write_text(TINY_CORPUS.read_text())
+        train(load_config(ROOT / "configs" / "baseline.yaml", [
+            f"data.source=[{corpus}]", f"data.labels={ROOT / 'configs' / 'labels.yaml'}", f"output_dir={tmp_path}",
+            "model.min_df=1", f"model.C={c}", "tracking.registered_model=tiny-x"]))
+    uri = resolve_uri(None, tmp_path)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    labelled = tmp_path / "val.jsonl"
+    labelled.write_text("".join(json.dumps({k: r[k] for k in ("id", "text", "labels")}) + "\n"
+                                for r in map(json.loads, TINY_CORPUS.read_text().splitlines())))
+    promote("tiny-x", 1, tracking_uri=uri)
+
+    choice = choose_champion(["tiny-x"], str(labelled), tracking_uri=uri)
+    assert [(c.version, c.incumbent) for c in choice.ranking] == [("1", True), ("2", False)]
+    assert choice.ranking[0].macro_f1 > choice.ranking[1].macro_f1 and choice.left_out == []
+    assert str(client.get_model_version_by_alias("tiny-x", "champion").version) == "1"
+    assert "| tiny-x | 1 (held champion) |" in client.get_model_version("tiny-x", "1").description
+    assert client.get_model_version("tiny-x", "2").tags["champion_check.chosen"] == "false"
+
+    result = CliRunner().invoke(app, ["promote", "--best-of", "tiny-x", "--on", str(labelled), "--latest-only",
+                                      "--tracking-uri", uri])
+    assert result.exit_code == 0, result.output
+    assert "held champion" not in result.output and "tiny-x@champion -> version 2" in result.output
+
+    # On the written split, a sitting champion whose corpus has changed since it trained cannot be
+    # scored (its split may now hold its training texts): it is left out, with the reason, not fatal.
+    promote("tiny-x", 1, tracking_uri=uri)
+    with corpora[0].open("a") as f:
+        f.write(json.dumps({"id": "t-new", "text": "The harbour ferry timetable changes in May.", "labels": [],
+                            "kind": "sentence", "story": "s-new", "register": "wire", "form": "news"}) + "\n")
+    result = CliRunner().invoke(app, ["promote", "--best-of", "tiny-x", "--on", "validation", "--tracking-uri", uri])
+    assert result.exit_code == 0, result.output
+    assert ("left out tiny-x version 1, which holds champion, was trained on another corpus than its config now "
+            "builds, so its validation split may hold its own training texts") in " ".join(result.output.split())
+    assert "tiny-x@champion -> version 2" in result.output
+    assert "Left out: tiny-x version 1" in client.get_model_version("tiny-x", "2").description

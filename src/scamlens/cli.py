@@ -203,19 +203,27 @@ def info(model: Annotated[str, typer.Argument(help="Model folder or models:/ URI
 @app.command()
 @_guarded
 def promote(names: Annotated[list[str], typer.Argument(help="NAME VERSION, or with --best-of the names to choose among.")],
-            best_of: Annotated[bool, typer.Option("--best-of", help="Rank the latest version of each NAME and promote the best.")] = False,
+            best_of: Annotated[bool, typer.Option("--best-of", help="Rank the latest version of each NAME (and the alias holders) and promote the best.")] = False,
             on: Annotated[str, typer.Option(help="With --best-of: a labelled file, or a split of each model's corpus.")] = "validation",
             text_root: TextRootOption = None,
             alias: Annotated[str, typer.Option(help="Alias to move.")] = "champion",
+            incumbents: Annotated[bool, typer.Option(
+                "--incumbents/--latest-only",
+                help="With --best-of: also rank the versions holding the alias now, which keep it unless beaten.")] = True,
             tracking_uri: Annotated[str | None, typer.Option(help="Default: MLFLOW_TRACKING_URI or train/mlflow.db.")] = None) -> None:
     """Point an alias (champion by default) at a registered model version; with --best-of, at the best by
-    macro F1 of the latest versions of the named models (scores recorded as tags and on the champion's card)."""
+    macro F1 of the latest versions of the named models and the versions holding the alias (scores recorded
+    as tags and on the champion's card)."""
     if best_of:
         from .champion import choose_champion
 
-        choice = choose_champion(names, on, text_root, tracking_uri, alias)
+        choice = choose_champion(names, on, text_root, tracking_uri, alias, incumbents)
         for c in choice.ranking:
-            console.print(f"{c.name} v{c.version}: macro F1 {c.macro_f1:.4f} on {on} ({c.texts} texts)", highlight=False)
+            held = f", held {alias}" if c.incumbent else ""
+            console.print(f"{c.name} v{c.version}: macro F1 {c.macro_f1:.4f} on {on} ({c.texts} texts{held})",
+                          highlight=False)
+        for reason in choice.left_out:
+            console.print(f"[yellow]left out[/] {reason}", highlight=False)
         if choice.note:
             console.print(f"[yellow]note[/] {choice.note}", highlight=False)
         console.print(f"{choice.champion.name}@{alias} -> version {choice.champion.version}")

@@ -319,6 +319,16 @@ def drop_alias(name: str, alias: str, tracking_uri: str | None = None) -> bool:
     return True
 
 
+def alias_version(name: str, alias: str, tracking_uri: str | None = None) -> str | None:
+    """The version of registered model `name` that `alias` points at, or None where it points at none."""
+    client = _client(tracking_uri or resolve_uri())
+    try:
+        version = client.get_registered_model(name).aliases.get(alias)
+    except Exception:
+        return None  # no such model: latest_version names it
+    return None if version is None else str(version)
+
+
 def serve_command(uri: str, host: str = "127.0.0.1", port: int = 5000, workers: int = 1) -> list[str]:
     """The `mlflow models serve` command line that answers REST predictions for a model URI."""
     import sys
