@@ -116,7 +116,45 @@ def test_the_sitting_champion_keeps_the_alias_unless_a_newer_version_beats_it(tm
                             "kind": "sentence", "story": "s-new", "register": "wire", "form": "news"}) + "\n")
     result = CliRunner().invoke(app, ["promote", "--best-of", "tiny-x", "--on", "validation", "--tracking-uri", uri])
     assert result.exit_code == 0, result.output
-    assert ("left out tiny-x version 1, which holds champion, was trained on another corpus than its config now "
-            "builds, so its validation split may hold its own training texts") in " ".join(result.output.split())
+    reason = ("tiny-x version 1 held champion but was not scored, so it lost the alias: its corpus has changed since "
+              "it trained, so its validation split may hold its own training texts")
+    assert f"left out {reason}" in " ".join(result.output.split())
     assert "tiny-x@champion -> version 2" in result.output
-    assert "Left out: tiny-x version 1" in client.get_model_version("tiny-x", "2").description
+    assert f"Left out: {reason}." in client.get_model_version("tiny-x", "2").description
+    dropped = client.get_model_version("tiny-x", "1")  # its tags and card said why it was champion
+    assert dropped.tags["champion_check.chosen"] == "false" and dropped.tags["champion_check.left_out"] == reason
+    assert dropped.description.startswith("## Left out of the champion choice")
+
+    promote("tiny-x", 1, tracking_uri=uri)
+    corpora[0].unlink()  # and a sitting champion whose corpus is gone
+    choice = choose_champion(["tiny-x"], "validation", tracking_uri=uri)
+    assert choice.champion.version == "2" and [(o.name, o.version) for o in choice.left_out] == [("tiny-x", "1")]
+    assert choice.left_out[0].reason.startswith("tiny-x version 1 held champion but was not scored, so it lost the "
+                                                "alias: its corpus no longer builds (1 problem(s) in the data: ")
+    assert f"{corpora[0]}: source: file not found" in choice.left_out[0].reason
+
+
+def test_a_tie_keeps_the_sitting_champion(tmp_path: Path) -> None:
+    from scamlens.champion import choose_champion
+    from scamlens.config import load_config
+    from scamlens.tracking import promote, resolve_uri
+    from scamlens.training import train
+
+    for _ in range(2):  # two versions trained alike: the same scores
+        train(load_config(ROOT / "configs" / "baseline.yaml", [
+            f"data.source=[{TINY_CORPUS}]", f"data.labels={ROOT / 'configs' / 'labels.yaml'}", f"output_dir={tmp_path}",
+            "model.min_df=1", "tracking.registered_model=tiny-tie"]))
+    uri = resolve_uri(None, tmp_path)
+    promote("tiny-tie", 1, tracking_uri=uri)
+    choice = choose_champion(["tiny-tie"], "validation", tracking_uri=uri)
+    assert [(c.version, c.incumbent) for c in choice.ranking] == [("1", True), ("2", False)]
+    assert choice.ranking[0].macro_f1 == choice.ranking[1].macro_f1 and choice.champion.version == "1"
+
+
+def test_an_unreadable_store_stops_the_choice_rather_than_passing_over_the_champion(tmp_path: Path) -> None:
+    from scamlens.tracking import TrackingError, alias_version, resolve_uri
+
+    assert alias_version("tiny-none", "champion", resolve_uri(None, tmp_path)) is None  # no such model: no holder
+    (tmp_path / "broken.db").write_text("not a database")
+    with pytest.raises(TrackingError, match="cannot read the aliases of 'tiny-none'"):
+        alias_version("tiny-none", "champion", f"sqlite:///{tmp_path / 'broken.db'}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .data.labels import LabelSet
+from .data.reader import CorpusError
 from .data.splits import SPLITS
 from .evaluation.labelled import FingerprintMismatch, evaluation_data
 from .evaluation.metrics import multilabel_report
@@ -47,12 +48,21 @@ class Candidate:
 
 
 @dataclass
+class LeftOut:
+    """A version that held the alias but could not be scored on the set, so it lost the alias unranked."""
+
+    name: str
+    version: str
+    reason: str
+
+
+@dataclass
 class ChampionChoice:
     champion: Candidate
     ranking: list[Candidate]
     data: str
     note: str | None
-    left_out: list[str] = field(default_factory=list)  # sitting champions that could not be scored, and why
+    left_out: list[LeftOut] = field(default_factory=list)
 
 
 def score_version(name: str, version: str, data: str, text_root: str | Path | None, uri: str,
@@ -70,11 +80,12 @@ def score_version(name: str, version: str, data: str, text_root: str | Path | No
 
 
 def score_candidates(names: list[str], data: str, text_root: str | Path | None, uri: str, alias: str,
-                     incumbents: bool) -> tuple[list[Candidate], list[str]]:
+                     incumbents: bool) -> tuple[list[Candidate], list[LeftOut]]:
     """The latest version of each name, and (with `incumbents`) the version holding `alias` where that
-    is an older one; an incumbent that cannot be scored on a split it was not trained beside is left
-    out with the reason rather than stopping the choice."""
-    candidates, left_out = [], []
+    is an older one. An incumbent whose corpus no longer builds, or has changed so that its split may
+    hold its training texts, is left out with the reason rather than stopping the choice."""
+    candidates: list[Candidate] = []
+    left_out: list[LeftOut] = []
     for name in names:
         latest = latest_version(name, uri)
         candidates.append(score_version(name, latest, data, text_root, uri))
@@ -86,8 +97,12 @@ def score_candidates(names: list[str], data: str, text_root: str | Path | None, 
         try:
             candidates.append(score_version(name, holder, data, text_root, uri, incumbent=True))
         except FingerprintMismatch:
-            left_out.append(f"{name} version {holder}, which holds {alias}, was trained on another corpus than its "
-                            f"config now builds, so its {data} split may hold its own training texts")
+            left_out.append(LeftOut(name, holder, f"{name} version {holder} held {alias} but was not scored, so it lost "
+                                    f"the alias: its corpus has changed since it trained, so its {data} split may hold "
+                                    "its own training texts"))
+        except CorpusError as exc:
+            left_out.append(LeftOut(name, holder, f"{name} version {holder} held {alias} but was not scored, so it lost "
+                                    f"the alias: its corpus no longer builds ({' '.join(str(exc).split())[:300]})"))
     return candidates, left_out
 
 
@@ -115,11 +130,16 @@ def choose_champion(names: list[str], data: str, text_root: str | Path | None = 
         if note:
             tags["champion_check.note"] = note
         record_choice(c.name, c.version, tags, card(best, ranking, where, note, alias, left_out) if c is best else None, uri)
+    for out in left_out:
+        # Its tags and card still said why it was champion; they now say why it is not.
+        record_choice(out.name, out.version, {"champion_check.data": where, "champion_check.chosen": "false",
+                                              "champion_check.left_out": out.reason},
+                      f"## Left out of the {alias} choice\n\n{out.reason}.\n", uri)
     return ChampionChoice(best, ranking, data, note, left_out)
 
 
 def card(best: Candidate, ranking: list[Candidate], where: str, note: str | None, alias: str,
-         left_out: list[str] | None = None) -> str:
+         left_out: list[LeftOut] | None = None) -> str:
     """The champion's registry card: why it holds the alias."""
     rows = "\n".join(f"| {c.name} | {c.version}{f' (held {alias})' if c.incumbent else ''} | {c.macro_f1:.4f} |"
                      for c in ranking)
@@ -128,4 +148,4 @@ def card(best: Candidate, ranking: list[Candidate], where: str, note: str | None
     return (f"## Why {alias}\n\n{best.name} version {best.version} scored the best macro F1 on {where} of the latest "
             f"versions of {names}{held}.\n\n| model | version | macro F1 |\n|---|---|---|\n{rows}\n"
             + (f"\nNote: {note}.\n" if note else "")
-            + "".join(f"\nLeft out: {reason}.\n" for reason in left_out or []))
+            + "".join(f"\nLeft out: {out.reason}.\n" for out in left_out or []))

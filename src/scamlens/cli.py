@@ -222,8 +222,8 @@ def promote(names: Annotated[list[str], typer.Argument(help="NAME VERSION, or wi
             held = f", held {alias}" if c.incumbent else ""
             console.print(f"{c.name} v{c.version}: macro F1 {c.macro_f1:.4f} on {on} ({c.texts} texts{held})",
                           highlight=False)
-        for reason in choice.left_out:
-            console.print(f"[yellow]left out[/] {reason}", highlight=False)
+        for out in choice.left_out:
+            console.print(f"[yellow]left out[/] {out.reason}", highlight=False)
         if choice.note:
             console.print(f"[yellow]note[/] {choice.note}", highlight=False)
         console.print(f"{choice.champion.name}@{alias} -> version {choice.champion.version}")

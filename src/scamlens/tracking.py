@@ -321,11 +321,17 @@ def drop_alias(name: str, alias: str, tracking_uri: str | None = None) -> bool:
 
 def alias_version(name: str, alias: str, tracking_uri: str | None = None) -> str | None:
     """The version of registered model `name` that `alias` points at, or None where it points at none."""
-    client = _client(tracking_uri or resolve_uri())
+    from mlflow.exceptions import MlflowException
+
+    uri = tracking_uri or resolve_uri()
     try:
-        version = client.get_registered_model(name).aliases.get(alias)
-    except Exception:
-        return None  # no such model: latest_version names it
+        version = _client(uri).get_registered_model(name).aliases.get(alias)
+    except Exception as exc:
+        if isinstance(exc, MlflowException) and exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        # Read as "no holder", a store error would let a newer version take the alias undefended.
+        raise TrackingError(f"cannot read the aliases of {name!r} in {uri} ({type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0][:200]})") from None
     return None if version is None else str(version)
 
 
