@@ -102,10 +102,11 @@ def main() -> None:
     print(f"embedded {', '.join(f'{k} {len(v[1])} windows' for k, v in embedded.items())}", file=sys.stderr)
 
     rows, best = [], None
+    train_x = text_means(*embedded["train"])
     for c in GRID_C:
+        # The heads learn from whole texts; the poolings differ only in how a long text is scored.
+        heads = [LogisticRegression(C=c, max_iter=3000).fit(train_x, y["train"][:, j]) for j in range(len(labels))]
         for pooling in ("mean", "max"):
-            train_x = text_means(*embedded["train"])
-            heads = [LogisticRegression(C=c, max_iter=3000).fit(train_x, y["train"][:, j]) for j in range(len(labels))]
             scores = {k: frozen_scores(heads, *embedded[k], pooling) for k in ("validation", "realdev")}
             thresholds, _ = tune_by_policy(y["validation"], scores["validation"])
             row = {"C": c, "pooling": pooling, "validation": macro_f1(y["validation"], scores["validation"], thresholds, labels),
@@ -124,9 +125,12 @@ def main() -> None:
         mixes.append({"weights": list(weights), "validation": macro_f1(y["validation"], mixed["validation"], thresholds, labels),
                       "realdev": macro_f1(y["realdev"], mixed["realdev"], thresholds, labels)})
     # The ensemble kind's rule: best validation macro F1, ties to the weighting nearest equal weights.
-    chosen = max(mixes, key=lambda m: (round(m["validation"], 9), -np.abs(np.asarray(m["weights"]) - 1 / 3).sum()))
+    def nearest_equal(weights: list[float]) -> float:
+        return -np.abs(np.asarray(weights) - 1 / len(weights)).sum()
+
+    chosen = max(mixes, key=lambda m: (round(m["validation"], 9), nearest_equal(m["weights"])))
     without = max((m for m in mixes if m["weights"][-1] == 0),
-                  key=lambda m: (round(m["validation"], 9), -np.abs(np.asarray(m["weights"][:-1]) - 0.5).sum()))
+                  key=lambda m: (round(m["validation"], 9), nearest_equal(m["weights"][:-1])))
 
     print("| frozen head | C | written validation macro F1 | realdev macro F1 | realdev AP per label |\n|---|---|---|---|---|")
     for r in rows:

@@ -90,19 +90,18 @@ def score_candidates(names: list[str], data: str, text_root: str | Path | None, 
         latest = latest_version(name, uri)
         candidates.append(score_version(name, latest, data, text_root, uri))
         holder = alias_version(name, alias, uri) if incumbents else None
-        if holder is None or holder == latest:
-            if holder == latest:
-                candidates[-1].incumbent = True
+        if holder == latest:
+            candidates[-1].incumbent = True
+        if holder in (None, latest):
             continue
         try:
             candidates.append(score_version(name, holder, data, text_root, uri, incumbent=True))
-        except FingerprintMismatch:
-            left_out.append(LeftOut(name, holder, f"{name} version {holder} held {alias} but was not scored, so it lost "
-                                    f"the alias: its corpus has changed since it trained, so its {data} split may hold "
-                                    "its own training texts"))
-        except CorpusError as exc:
-            left_out.append(LeftOut(name, holder, f"{name} version {holder} held {alias} but was not scored, so it lost "
-                                    f"the alias: its corpus no longer builds ({' '.join(str(exc).split())[:300]})"))
+        except (FingerprintMismatch, CorpusError) as exc:
+            why = (f"its corpus has changed since it trained, so its {data} split may hold its own training texts"
+                   if isinstance(exc, FingerprintMismatch)
+                   else f"its corpus no longer builds ({' '.join(str(exc).split())[:300]})")
+            left_out.append(LeftOut(name, holder, f"{name} version {holder} held {alias} but was not scored, so it "
+                                                  f"lost the alias: {why}"))
     return candidates, left_out
 
 
