@@ -19,6 +19,12 @@ TINY_CORPUS = FIXTURES / "tiny_corpus.jsonl"
 LABELS_FILE = ROOT / "configs" / "labels.yaml"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _model_cache(tmp_path_factory) -> None:
+    """Registry fetches land in a per-session cache, never the user's ~/.cache."""
+    os.environ["SCAMLENS_CACHE"] = str(tmp_path_factory.mktemp("model-cache"))
+
+
 @pytest.fixture()
 def tiny_corpus(tmp_path: Path) -> Path:
     """A writable copy of the 30-example fixture corpus."""

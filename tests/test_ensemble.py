@@ -126,7 +126,8 @@ def test_ensemble_wheel_installs_and_scores_like_the_python_api(trained_ensemble
 
 
 def test_registered_ensemble_loads_from_the_registry_as_one_model(trained_ensemble):
-    from scamlens.tracking import download_model, resolve_uri
+    from scamlens.fetch import download_model
+    from scamlens.tracking import resolve_uri
 
     result = trained_ensemble[0]
     uri = resolve_uri(None, result.run_dir.parent)

@@ -84,3 +84,34 @@ def test_a_crash_marks_the_run_failed_and_registers_nothing(tmp_path: Path, base
     assert [r.info.status for r in runs] == ["FAILED"]
     assert client.search_registered_models(filter_string="name='crashy'") == []
     assert not (Path(config.output_dir) / config.name / "model-best").exists()
+
+
+def test_a_registered_version_is_fetched_once_and_an_alias_pins_its_version(trained_baseline) -> None:
+    import scamlens
+    from scamlens.fetch import cache_root, download_model
+
+    config, result = trained_baseline
+    _, uri = client_for(config)
+    by_number = download_model(f"models:/tiny-baseline/{result.registered_version}", uri)
+    copies = sorted(cache_root().iterdir())
+    assert download_model(f"models:/tiny-baseline/{result.registered_version}", uri) == by_number
+    promote("tiny-baseline", result.registered_version, alias="served", tracking_uri=uri)
+    assert download_model("models:/tiny-baseline@served", uri) == by_number
+    assert sorted(cache_root().iterdir()) == copies  # no second copy, no staging folder left
+    texts = ["Police raided a scam compound", "Flood victims got rice"]
+    assert scamlens.load(by_number).predict_proba(texts).tolist() == scamlens.load(result.best_dir).predict_proba(texts).tolist()
+
+
+def test_fetch_errors_name_the_uri_and_leave_no_partial_copy(trained_baseline) -> None:
+    from scamlens.fetch import cache_root, download_model
+
+    config, _ = trained_baseline
+    _, uri = client_for(config)
+    before = sorted(cache_root().iterdir()) if cache_root().exists() else []
+    with pytest.raises(TrackingError, match=r"cannot fetch models:/tiny-baseline/99 from sqlite:///"):
+        download_model("models:/tiny-baseline/99", uri)
+    with pytest.raises(TrackingError, match=r"'tiny-baseline' has no version with alias 'nobody'"):
+        download_model("models:/tiny-baseline@nobody", uri)
+    with pytest.raises(TrackingError, match=r"name a version number or an alias .*not a stage"):
+        download_model("models:/tiny-baseline/Production", uri)
+    assert (sorted(cache_root().iterdir()) if cache_root().exists() else []) == before

@@ -23,7 +23,7 @@ REGISTRY_SCHEMES = ("models:/", "runs:/")
 def model_folder(source: str | Path) -> Path:
     """The local folder of a model: `source` itself, or an MLflow ``models:/``/``runs:/`` URI downloaded."""
     if isinstance(source, str) and source.startswith(REGISTRY_SCHEMES):
-        from .tracking import download_model  # mlflow is imported only for registry URIs
+        from .fetch import download_model  # mlflow is imported only for registry URIs
 
         return download_model(source)
     return Path(source)

@@ -21,12 +21,12 @@ from .data.reader import CorpusError
 from .data.splits import SPLITS
 from .evaluation.labelled import FingerprintMismatch, evaluation_data
 from .evaluation.metrics import multilabel_report
+from .fetch import download_model
 from .runtime.decision import apply_thresholds
 from .runtime.errors import InputError
 from .tracking import (
     CHAMPION,
     alias_version,
-    download_model,
     drop_alias,
     latest_version,
     promote,

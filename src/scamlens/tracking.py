@@ -1,4 +1,4 @@
-"""MLflow tracking and the model registry; the only scamlens module that imports mlflow.
+"""MLflow tracking and the model registry; with fetch.py, the only scamlens modules that import mlflow.
 
 By default runs go to an embedded SQLite store, ``<output_dir>/mlflow.db``, with artifacts beside it
 in ``<output_dir>/mlartifacts``; ``tracking.uri`` or ``MLFLOW_TRACKING_URI`` point elsewhere.
@@ -9,7 +9,6 @@ input carrying the corpus fingerprint, and the model as a pyfunc registered with
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -262,19 +261,6 @@ def tracked_run(config: RunConfig) -> Iterator[Tracker]:
         tracker.finish(failed=True)
         raise
     tracker.finish(failed=False)
-
-
-def download_model(uri: str, tracking_uri: str | None = None) -> Path:
-    """Fetch a registered or logged model into a temporary folder and return its path."""
-    import mlflow
-
-    uri_store = tracking_uri or resolve_uri()
-    _use_store(uri_store)
-    target = Path(tempfile.mkdtemp(prefix="scamlens-model-"))
-    try:
-        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(target)))
-    except Exception as exc:
-        raise TrackingError(f"cannot fetch {uri} from {uri_store}: {str(exc).splitlines()[0][:300]}") from None
 
 
 def log_report_to_run(run_id: str, uri: str, folder: str | Path, artifact_path: str | None = None) -> str:
