@@ -13,10 +13,9 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
+from .runtime.atomic import atomic_dir
 from .tracking import TrackingError, _use_store, alias_version, latest_version, resolve_uri
 
 CACHE_ENV = "SCAMLENS_CACHE"
@@ -63,22 +62,11 @@ def download_model(uri: str, tracking_uri: str | None = None) -> Path:
     target = cache_root() / hashlib.sha256(f"{store}\n{pinned}".encode()).hexdigest()[:24]
     if (target / RECORD_FILE).exists():
         return target / json.loads((target / RECORD_FILE).read_text())["folder"]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    with atomic_dir(target, keep_existing=True) as staging:  # whole or not at all; a lost race keeps the winner's
         try:
             folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=pinned, dst_path=str(staging)))
         except Exception as exc:
             raise TrackingError(f"cannot fetch {uri} from {store}: {str(exc).splitlines()[0][:300]}") from None
         inside = folder.relative_to(staging).as_posix()
-        record = {"uri": pinned, "store": store, "folder": inside}
-        (staging / RECORD_FILE).write_text(json.dumps(record, indent=1))
-        os.chmod(staging, 0o755)  # mkdtemp makes it private; a cached model is meant to be shared
-        try:
-            os.replace(staging, target)  # the copy appears whole or not at all
-        except OSError:
-            if not (target / RECORD_FILE).exists():  # not a concurrent fetch of the same version
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)  # a failed or lost race leaves nothing behind
+        (staging / RECORD_FILE).write_text(json.dumps({"uri": pinned, "store": store, "folder": inside}, indent=1))
     return target / inside

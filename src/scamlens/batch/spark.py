@@ -121,13 +121,8 @@ def _ship_model(spark: SparkSession, folder: Path) -> tuple[str, str]:
     name = f"scamlens-model-{digest}"
     shipped = Path(tempfile.gettempdir()) / "scamlens-sparkfiles" / name
     if not shipped.exists():
-        shipped.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=shipped.parent))
-        shutil.copytree(folder, staging, dirs_exist_ok=True)
-        try:
-            os.replace(staging, shipped)
-        except OSError:  # another run shipped the same model meanwhile
-            shutil.rmtree(staging, ignore_errors=True)
+        with atomic_dir(shipped, keep_existing=True) as staging:  # another run may ship the same model meanwhile
+            shutil.copytree(folder, staging, dirs_exist_ok=True)
     context = spark.sparkContext
     if not any(name in f for f in context.listFiles):
         context.addFile(str(shipped), recursive=True)

@@ -25,15 +25,33 @@ def replace_dir(new: Path, target: Path) -> None:
 
 
 @contextmanager
-def atomic_dir(target: str | Path) -> Iterator[Path]:
-    """Yield a staging folder; on success it replaces `target`, on error it is removed."""
+def atomic_dir(target: str | Path, keep_existing: bool = False) -> Iterator[Path]:
+    """Yield a staging folder; on success it replaces `target`, on error it is removed.
+
+    With `keep_existing`, a `target` already in place is kept and the staging folder dropped: for
+    caches whose entries never change once written, where a concurrent writer of the same entry may
+    finish first and a reader of its copy must not see that copy swapped out from under it.
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     os.chmod(staging, 0o755)  # mkdtemp makes it private; a model folder is meant to be shared
     try:
         yield staging
-        replace_dir(staging, target)
+        if keep_existing:
+            _place_once(staging, target)
+        else:
+            replace_dir(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _place_once(staging: Path, target: Path) -> None:
+    """Move `staging` to `target` unless another writer's `target` is there; then drop `staging`."""
+    try:
+        os.replace(staging, target)  # refuses a non-empty target, so a finished copy is never swapped out
+    except OSError:
+        if not target.exists():
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
