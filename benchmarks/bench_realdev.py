@@ -8,6 +8,10 @@ scripts/realdev_labels.py); the text is resolved at run time and never stored. P
 per-label precision, recall and F1 and macro F1, each with a 95% bootstrap interval (1,000
 resamples of the items, thresholds fixed), then macro F1 sliced by source and by kind. `val` is for
 choosing among configurations, `test` for reporting only. Without ../shared it says so and exits 0.
+
+The "ceiling" column is the macro F1 each model's scores would give with thresholds fitted on the
+split itself (scamlens.evaluation.metrics.threshold_ceiling). It is never a result: it says whether a
+model's shortfall is in its thresholds (below the ceiling) or in its ranking (the ceiling itself).
 """
 
 from __future__ import annotations
@@ -57,11 +61,12 @@ def predictors(specs: list[str], operating_point: str | None = None) -> dict:
 
 def score(y: np.ndarray, pred: np.ndarray, scores: np.ndarray | None, labels: list[str]) -> dict:
     from scamlens.evaluation.bootstrap import bootstrap_intervals
-    from scamlens.evaluation.metrics import multilabel_report
+    from scamlens.evaluation.metrics import multilabel_report, threshold_ceiling
 
     point = multilabel_report(y, pred, scores, labels)
     intervals = bootstrap_intervals(y, pred, None, labels, resamples=RESAMPLES)
-    return {"point": point, "ci95": intervals}
+    ceiling = threshold_ceiling(y, scores, labels) if scores is not None else None
+    return {"point": point, "ci95": intervals, "ceiling": ceiling}
 
 
 def slices(y: np.ndarray, pred: np.ndarray, keys: list[str], labels: list[str]) -> dict[str, dict]:
@@ -112,7 +117,8 @@ def main() -> None:
             result = score(y, pred.astype(bool), scores, labels)
             point, ci = result["point"], result["ci95"]
             row = {"split": split, "model": name,
-                   "macro F1": f"{point['macro_f1']:.3f} [{ci['macro_f1'][0]:.3f}, {ci['macro_f1'][1]:.3f}]"}
+                   "macro F1": f"{point['macro_f1']:.3f} [{ci['macro_f1'][0]:.3f}, {ci['macro_f1'][1]:.3f}]",
+                   "ceiling": "-" if result["ceiling"] is None else f"{result['ceiling']['macro_f1']:.3f}"}
             for n in labels:
                 m, c = point["per_label"][n], ci["per_label"][n]
                 row[n] = (f"P {m['precision']:.2f} R {m['recall']:.2f} F1 {m['f1']:.3f} "
@@ -121,7 +127,7 @@ def main() -> None:
             details[f"{split}/{name}"] = {**result, "by_source": slices(y, pred.astype(bool), sources, labels),
                                           "by_kind": slices(y, pred.astype(bool), kinds, labels),
                                           "left_out_ambiguous": data.left_out}
-    result = report(args.name, rows, ["split", "model", "macro F1", *labels], details=details)
+    result = report(args.name, rows, ["split", "model", "macro F1", "ceiling", *labels], details=details)
     for key, detail in result["details"].items():
         for axis in ("by_source", "by_kind"):
             cells = ", ".join(f"{k} {'-' if v['macro_f1'] is None else format(v['macro_f1'], '.2f')} "

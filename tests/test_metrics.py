@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scamlens.evaluation.metrics import average_precision, flatten_report, multilabel_report
+from scamlens.evaluation.metrics import average_precision, flatten_report, multilabel_report, threshold_ceiling
 from scamlens.runtime.decision import apply_thresholds, best_threshold, tune_thresholds
 
 LABELS = ("a", "b")
@@ -72,3 +72,22 @@ def test_tune_thresholds_per_label_and_default_without_positives() -> None:
     assert thresholds[0] == pytest.approx(0.15)
     assert thresholds[1] == 0.5
     assert apply_thresholds(scores, thresholds).tolist() == [[True, True], [False, True], [True, False]]
+
+
+def test_threshold_ceiling_is_the_best_f1_any_threshold_reaches_on_the_same_scores() -> None:
+    # a ranked 0.9(+) 0.7(-) 0.4(+) 0.1(-): flagging the top three gives P 2/3, R 1, F1 0.8, the best cut.
+    ceiling = threshold_ceiling(Y_TRUE, SCORES, LABELS)
+    assert ceiling["per_label"]["a"] == {"threshold": pytest.approx(0.25), "f1": pytest.approx(0.8)}
+    assert ceiling["per_label"]["b"]["f1"] == pytest.approx(0.8)
+    assert ceiling["macro_f1"] == pytest.approx(0.8)
+    assert multilabel_report(Y_TRUE, Y_PRED, SCORES, LABELS)["macro_f1"] < ceiling["macro_f1"]
+    # Brute force over every cut of random scores: none beats the ceiling and one reaches it.
+    rng = np.random.default_rng(1)
+    y, scores = rng.integers(0, 2, (30, 2)), np.round(rng.random((30, 2)), 1)
+    found = threshold_ceiling(y, scores, LABELS)
+    for j, name in enumerate(LABELS):
+        f1s = [multilabel_report(y[:, [j]], scores[:, [j]] >= t, None, ["x"])["macro_f1"]
+               for t in np.r_[np.unique(scores[:, j]), 2.0]]
+        assert found["per_label"][name]["f1"] == pytest.approx(max(f1s))
+    with pytest.raises(ValueError, match="shape mismatch"):
+        threshold_ceiling(Y_TRUE, SCORES[:, :1], LABELS)

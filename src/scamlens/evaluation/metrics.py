@@ -70,6 +70,25 @@ def multilabel_report(
     return report
 
 
+def threshold_ceiling(y_true: np.ndarray, scores: np.ndarray, labels: Sequence[str]) -> dict:
+    """Each label's F1 at the threshold best for these very labels and scores, and their mean.
+
+    No threshold rule can do better with these scores, so the gap between a model's macro F1 and this
+    ceiling is what its thresholds cost, and the gap from the ceiling to 1 is what its ranking costs.
+    The thresholds are fitted on the data they score: a diagnosis, never a result to report.
+    """
+    from ..runtime.decision import best_threshold
+
+    y_true, scores = np.asarray(y_true, dtype=bool), np.asarray(scores, dtype=np.float64)
+    if y_true.shape != scores.shape or y_true.ndim != 2 or y_true.shape[1] != len(labels):
+        raise ValueError(f"shape mismatch: y_true {y_true.shape}, scores {scores.shape}, {len(labels)} labels")
+    per_label = {}
+    for j, name in enumerate(labels):
+        threshold, f1 = best_threshold(y_true[:, j], scores[:, j])
+        per_label[name] = {"threshold": threshold, "f1": f1}
+    return {"per_label": per_label, "macro_f1": float(np.mean([m["f1"] for m in per_label.values()]))}
+
+
 def flatten_report(report: dict, prefix: str = "") -> dict[str, float]:
     """`{"test_macro_f1": ..., "test_deportation_f1": ...}`: the form logged to MLflow."""
     flat = {f"{prefix}{k}": float(v) for k, v in report.items() if k != "per_label"}
