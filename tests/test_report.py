@@ -155,6 +155,11 @@ def test_report_folder_has_every_table_plot_and_exact_evidence(model: Model, tra
     assert report["data"]["examples"] == 31 and list(report["slices"]) == ["kind", "register", "form"]
     assert report["slices"]["kind"]["article"]["examples"] == 1
     assert set(report["intervals"]["per_label"]) == set(labels)
+    # The ceiling: each label's best F1 over thresholds on this data, at or above the model's own.
+    for name in labels:
+        best, own = report["ceiling"]["per_label"][name], report["metrics"]["per_label"][name]
+        assert own["f1"] <= best["f1"] + 1e-12
+    assert report["ceiling"]["macro_f1"] == pytest.approx(np.mean([report["ceiling"]["per_label"][n]["f1"] for n in labels]))
 
     page = (folder / REPORT_HTML).read_text()
     assert page.count(IMG) == 3 * len(labels)
@@ -167,6 +172,7 @@ def test_report_folder_has_every_table_plot_and_exact_evidence(model: Model, tra
     assert "<mark>" in page
     markdown = (folder / REPORT_MD).read_text()
     assert "## Per label" in markdown and "### By register" in markdown
+    assert f"| macro F1 at thresholds fitted on this data (ceiling) | {report['ceiling']['macro_f1']:.3f} |" in markdown
     assert len(list((folder / "plots").glob("*.png"))) == 3 * len(labels)
 
     long_errors = 0

@@ -24,7 +24,7 @@ from ..runtime.decision import DEFAULT_OPERATING_POINT, apply_thresholds
 from ..runtime.model import Model
 from .bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_intervals
 from .calibration import DEFAULT_BINS, expected_calibration_error, reliability_bins
-from .metrics import multilabel_report
+from .metrics import multilabel_report, threshold_ceiling
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
@@ -165,6 +165,9 @@ def build_report(model: Model, examples: list[Example], data_name: str, resample
         "metrics": metrics,
         "intervals": bootstrap_intervals(y_true, y_pred, scores, labels, resamples, seed),
         "calibration": calibration,
+        # What these scores would give with thresholds fitted on this data: the part of a shortfall
+        # that thresholds could fix (macro F1 below it) and the part that only ranking can (above it).
+        "ceiling": threshold_ceiling(y_true, scores, labels),
         "slices": sliced_metrics(examples, y_true, y_pred, scores, labels),
         "errors_per_label": errors_per_label,
         "errors": worst_errors(model, examples, y_true, y_pred, scores, errors_per_label),
