@@ -58,7 +58,7 @@ def make(base: Path, **overrides) -> TransformerClassifier:
     return TransformerClassifier(LABELS, **settings)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fitted(tiny_bert) -> TransformerClassifier:  # noqa: F811
     """One classifier trained once for the read-only tests; do not fit or mutate it (tests that switch
     its fast path use `own_copy`)."""

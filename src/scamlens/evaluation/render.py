@@ -24,8 +24,7 @@ def overall_rows(data: dict[str, Any]) -> list[list[str]]:
     return [["micro F1", _ci(m["micro_f1"], ci["micro_f1"])],
             ["macro F1", _ci(m["macro_f1"], ci["macro_f1"])],
             ["macro average precision", f"{m.get('macro_average_precision', 0.0):.3f}"],
-            *([["macro F1 at thresholds fitted on this data (ceiling)", f"{data['ceiling']['macro_f1']:.3f}"]]
-              if data.get("ceiling") else []),
+            ["macro F1 at thresholds fitted on this data (ceiling)", f"{data['ceiling']['macro_f1']:.3f}"],
             ["subset accuracy", f"{m['subset_accuracy']:.3f}"],
             ["Hamming loss", f"{m['hamming_loss']:.3f}"],
             ["examples", str(m["examples"])]]
@@ -35,19 +34,14 @@ PER_LABEL_HEADER = ["label", "precision", "recall", "F1", "average precision", "
                     "ceiling F1 (at threshold)"]
 
 
-def _ceiling_cell(data: dict[str, Any], label: str) -> str:
-    best = (data.get("ceiling") or {}).get("per_label", {}).get(label)
-    return "-" if best is None else f"{best['f1']:.3f} ({best['threshold']:.3f})"
-
-
 def per_label_rows(data: dict[str, Any]) -> list[list[str]]:
     rows = []
     for j, (name, m) in enumerate(data["metrics"]["per_label"].items()):
-        ci = data["intervals"]["per_label"][name]
+        ci, best = data["intervals"]["per_label"][name], data["ceiling"]["per_label"][name]
         rows.append([name, _ci(m["precision"], ci.get("precision")), _ci(m["recall"], ci.get("recall")),
                      _ci(m["f1"], ci.get("f1")), _ci(m["average_precision"], ci.get("average_precision")),
                      str(m["support"]), f"{data['model']['thresholds'][j]:.3f}",
-                     f"{data['calibration'][name]['ece']:.3f}", _ceiling_cell(data, name)])
+                     f"{data['calibration'][name]['ece']:.3f}", f"{best['f1']:.3f} ({best['threshold']:.3f})"])
     return rows
 
 
