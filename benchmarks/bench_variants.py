@@ -37,6 +37,12 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                                                                "decision.precision_target=0.9"]),
     "transformer-len256": ("configs/transformer.yaml", ["model.max_length=256"]),
     "transformer-3epochs": ("configs/transformer.yaml", ["model.epochs=3"]),
+    "transformer-6epochs": ("configs/transformer.yaml", ["model.epochs=6"]),
+    "transformer-lr5e-5": ("configs/transformer.yaml", ["model.learning_rate=5e-5"]),
+    "transformer-len128": ("configs/transformer.yaml", ["model.max_length=128", "model.chunking.max_tokens=126"]),
+    "transformer-smoothing-0.1": ("configs/transformer.yaml", ["model.label_smoothing=0.1"]),
+    "transformer-sqrt-weights": ("configs/transformer.yaml", ["model.class_weights=sqrt"]),
+    "transformer-unweighted": ("configs/transformer.yaml", ["model.class_weights=none"]),
 }
 DEFAULT_RUN = [name for name in VARIANTS if name.startswith("baseline")]
 # Decision rules refitted on a trained model's written-validation scores (--redecide): the same

@@ -24,6 +24,9 @@ class TransformerConfig(KindConfig):
     learning_rate: float = Field(5e-5, gt=0)
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    # The loss (loss.py): BCE pos_weight per label, and how far 0/1 targets move towards 0.5.
+    class_weights: Literal["balanced", "sqrt", "none"] = "balanced"
+    label_smoothing: float = Field(0.0, ge=0, lt=0.5)
     early_stopping_patience: int = Field(2, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"

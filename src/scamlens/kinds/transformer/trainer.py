@@ -1,11 +1,11 @@
 """Training the transformer kind: a plain torch fine-tuning loop around the runtime predictor.
 
-Weighted binary cross-entropy, AdamW with linear warm-up and decay, length-bucketed batches with
-dynamic padding, gradient accumulation, mixed precision on CUDA, early stopping on validation macro
-F1 (thresholds tuned on validation, as the model folder will use them) and per-epoch checkpoints
-that an interrupted run resumes from. Long training documents train as their chunk windows, with
-each document's logits max-pooled over its windows. After training, the CPU fast path is chosen by
-measurement on the validation split.
+Binary cross-entropy (class-weighted and label-smoothed as configured, loss.py), AdamW with linear
+warm-up and decay, length-bucketed batches with dynamic padding, gradient accumulation, mixed
+precision on CUDA, early stopping on validation macro F1 (thresholds tuned on validation, as the
+model folder will use them) and per-epoch checkpoints that an interrupted run resumes from. Long
+training documents train as their chunk windows, with each document's logits max-pooled over its
+windows. After training, the CPU fast path is chosen by measurement on the validation split.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from .checkpoints import (
 )
 from .config import TransformerConfig
 from .fastpath import measure_fast_paths
+from .loss import build_loss
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ BUCKET_BATCHES = 50
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight")
 # Settings whose change would make a checkpoint meaningless for the run being resumed.
 _RESUME_KEYS = ("base_model", "max_length", "batch_size", "gradient_accumulation_steps", "learning_rate",
-                "weight_decay", "warmup_ratio", "epochs", "max_train_steps", "seed", "train_on_windows")
+                "weight_decay", "warmup_ratio", "epochs", "max_train_steps", "seed", "train_on_windows",
+                "class_weights", "label_smoothing")
 
 
 def seed_everything(seed: int) -> None:
@@ -81,17 +83,6 @@ def length_bucketed_batches(lengths: Sequence[int], batch_size: int, rng: np.ran
         batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
     return [batches[i] for i in rng.permutation(len(batches))]
 
-
-
-def positive_weights(y: np.ndarray, labels: Sequence[str]) -> torch.Tensor:
-    """Per-label BCE pos_weight: negatives / positives among the training examples."""
-    positives = y.sum(axis=0)
-    for name, count in zip(labels, positives, strict=True):
-        if count == 0:
-            raise InputError(f"label {name!r} has no positive examples in the training split; "
-                             "a classifier cannot learn it")
-    negatives = np.maximum(len(y) - positives, 1)
-    return torch.as_tensor(negatives / positives, dtype=torch.float32)
 
 
 def build_optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: float) -> torch.optim.AdamW:
@@ -232,7 +223,7 @@ class TransformerClassifier(TransformerPredictor):
         examples = self.training_examples(train)
         encoded = self._encode(examples.texts)
         pieces_of = [np.flatnonzero(examples.documents == d) for d in range(len(examples.y))]
-        loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=positive_weights(examples.y, self.labels).to(device))
+        loss_fn = build_loss(examples.y, self.labels, s.class_weights, s.label_smoothing, device)
         self.model.to(device)
         self.inference_device = device
         steps_per_epoch = math.ceil(math.ceil(len(examples.y) / s.batch_size) / s.gradient_accumulation_steps)
