@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from ...config import ChunkingConfig, KindConfig
 
 FAST_PATH_CHOICES = ("auto", "none", "int8", "bf16")  # runtime/transformer.py's FAST_PATHS, and "auto"
+ClassWeights = Literal["balanced", "sqrt", "none"]  # loss.py's pos_weight modes
 
 
 class TransformerConfig(KindConfig):
@@ -25,7 +26,7 @@ class TransformerConfig(KindConfig):
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     # The loss (loss.py): BCE pos_weight per label, and how far 0/1 targets move towards 0.5.
-    class_weights: Literal["balanced", "sqrt", "none"] = "balanced"
+    class_weights: ClassWeights = "balanced"
     label_smoothing: float = Field(0.0, ge=0, lt=0.5)
     early_stopping_patience: int = Field(2, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -11,14 +11,12 @@ Two recipe settings live here (issue 14's training recipe):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 import torch
 
 from ...runtime.errors import InputError
-
-ClassWeights = Literal["balanced", "sqrt", "none"]
+from .config import ClassWeights
 
 
 def positive_weights(y: np.ndarray, labels: Sequence[str], mode: ClassWeights = "balanced") -> torch.Tensor | None:

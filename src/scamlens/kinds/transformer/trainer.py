@@ -84,7 +84,6 @@ def length_bucketed_batches(lengths: Sequence[int], batch_size: int, rng: np.ran
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-
 def build_optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: float) -> torch.optim.AdamW:
     decay, no_decay = [], []
     for name, parameter in model.named_parameters():
