@@ -1,0 +1,163 @@
+"""An *experiment*: do averaged weights (a moving average, an epoch tail, a soup) rank real news better?
+
+    python scripts/weight_averaging_experiment.py record OUT [--config configs/transformer.yaml] \
+        [--set KEY=VALUE ...] [--ema 0.99 0.995]
+    python scripts/weight_averaging_experiment.py average OUT SOURCE [SOURCE ...] [--template MODEL]
+    python benchmarks/bench_variants.py --redecide OUT   # thresholds refitted on written validation
+
+Averages of fine-tuned weights are known to hold up better under a shift of distribution than the
+weights of one point of training, and written-to-real is such a shift. `record` trains a run config
+as `scamlens train` does (tracking off, into OUT/run) and, on the side, writes each epoch's final
+weights (`OUT/epoch-N.safetensors`) and exponential moving averages of the weights over optimizer
+steps (`OUT/ema-D-epoch-N.safetensors`). It wraps the trainer's step and epoch methods without
+changing what they do, so the model the run saves is bit-identical to one trained without it.
+
+`average` writes a model folder whose encoder weights are the element-wise mean of the sources: model
+folders fine-tuned from one base model (a "soup") or recorded files (a tail of epochs). Every other
+file comes from `--template` (by default the first source that is a folder), thresholds included:
+they belong to the template, so read F1 only after refitting them on the written validation split
+(`bench_variants.py --redecide OUT`: its max_f1 row is the rule training uses). Nothing here ships.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from scamlens.kinds.transformer import trainer
+from scamlens.kinds.transformer.checkpoints import cpu_state
+from scamlens.runtime.folder import write_manifest
+from scamlens.runtime.transformer import ENCODER_DIR
+
+WEIGHTS_FILE = "model.safetensors"
+
+
+class MovingAverage:
+    """An exponential moving average of a model's floating-point weights, one update per optimizer step.
+
+    The first update copies the weights; update n then keeps min(decay, (1 + n) / (10 + n)) of the
+    average, so that early steps, far from where training ends, fade quickly (timm's warm-up rule).
+    """
+
+    def __init__(self, decay: float):
+        if not 0 < decay < 1:
+            raise ValueError(f"decay must be in (0, 1); got {decay}")
+        self.decay, self.updates = decay, 0
+        self.weights: dict[str, torch.Tensor] = {}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        state = model.state_dict()
+        self.updates += 1
+        if self.updates == 1:
+            self.weights = {k: v.detach().float().clone() for k, v in state.items() if v.is_floating_point()}
+            return
+        keep = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for name, average in self.weights.items():
+            average.mul_(keep).add_(state[name].detach().float(), alpha=1 - keep)
+
+    def state(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+        """The model's full state with its floating-point weights replaced by their averages (on the CPU)."""
+        full = cpu_state(model)
+        return {**full, **{k: v.to("cpu", full[k].dtype).contiguous() for k, v in self.weights.items()}}
+
+
+@contextlib.contextmanager
+def recording(out: Path, decays: Sequence[float]) -> Iterator[dict[float, MovingAverage]]:
+    """While open, a TransformerClassifier that trains writes its epochs' weights and averages to `out`.
+
+    One training run per context: the averages it yields follow every step taken while it is open.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    averages = {decay: MovingAverage(decay) for decay in decays}
+    step, epoch = trainer.TransformerClassifier._optimizer_step, trainer.TransformerClassifier._train_epoch
+
+    def recorded_step(self, run):
+        step(self, run)
+        for average in averages.values():
+            average.update(self.model)
+
+    def recorded_epoch(self, run, state, index):
+        loss = epoch(self, run, state, index)
+        save_file(cpu_state(self.model), out / f"epoch-{index + 1}.safetensors")
+        for decay, average in averages.items():
+            save_file(average.state(self.model), out / f"ema-{decay}-epoch-{index + 1}.safetensors")
+        return loss
+
+    trainer.TransformerClassifier._optimizer_step = recorded_step
+    trainer.TransformerClassifier._train_epoch = recorded_epoch
+    try:
+        yield averages
+    finally:
+        trainer.TransformerClassifier._optimizer_step, trainer.TransformerClassifier._train_epoch = step, epoch
+
+
+def record(out: Path, config_path: Path, overrides: Sequence[str], decays: Sequence[float]) -> Path:
+    """Train `config_path` as `scamlens train` would, recording into `out`; returns the run's model-best."""
+    from scamlens.config import load_config
+    from scamlens.training import train
+
+    config = load_config(config_path, [*overrides, f"output_dir={out / 'run'}", "tracking.enabled=false",
+                                       f"data.processed_dir={out / 'processed'}"])
+    with recording(out, decays):
+        return Path(train(config).best_dir)
+
+
+def mean_state(states: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The element-wise mean of floating-point tensors (in float64, stored as they were); others from the first."""
+    first = states[0]
+    for index, state in enumerate(states[1:], start=2):
+        if state.keys() != first.keys() or any(state[k].shape != first[k].shape for k in first):
+            raise ValueError(f"source {index} has other tensors than source 1: not the same architecture")
+    return {name: (sum(s[name].double() for s in states) / len(states)).to(tensor.dtype)
+            if tensor.is_floating_point() else tensor for name, tensor in first.items()}
+
+
+def weights_file(source: Path) -> Path:
+    return source / ENCODER_DIR / WEIGHTS_FILE if source.is_dir() else source
+
+
+def average(out: Path, sources: Sequence[Path], template: Path | None = None) -> Path:
+    """A model folder at `out`: `template`'s files, with the mean of the sources' encoder weights."""
+    template = template or next((s for s in sources if s.is_dir()), None)
+    if template is None:
+        raise ValueError("no source is a model folder: name one with --template")
+    missing = [str(weights_file(s)) for s in sources if not weights_file(s).is_file()]
+    if missing:
+        raise FileNotFoundError(f"no weights at {', '.join(missing)}")
+    weights = mean_state([load_file(weights_file(s)) for s in sources])
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(template, out)
+    save_file(weights, out / ENCODER_DIR / WEIGHTS_FILE, metadata={"format": "pt"})
+    write_manifest(out)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    rec = commands.add_parser("record", help="train, writing each epoch's weights and moving averages")
+    rec.add_argument("out", type=Path)
+    rec.add_argument("--config", type=Path, default=Path("configs/transformer.yaml"))
+    rec.add_argument("--set", dest="overrides", action="append", default=[], help="section.key=value")
+    rec.add_argument("--ema", type=float, nargs="+", default=[0.99, 0.995], help="moving-average decays")
+    avg = commands.add_parser("average", help="a model folder holding the mean of the sources' weights")
+    avg.add_argument("out", type=Path)
+    avg.add_argument("sources", type=Path, nargs="+", help="model folders or recorded .safetensors files")
+    avg.add_argument("--template", type=Path, help="the model folder the other files come from")
+    args = parser.parse_args()
+    if args.command == "record":
+        print(f"trained: {record(args.out, args.config, args.overrides, args.ema)}; weights in {args.out}")
+    else:
+        print(f"averaged {len(args.sources)} sources into {average(args.out, args.sources, args.template)}")
+
+
+if __name__ == "__main__":
+    main()

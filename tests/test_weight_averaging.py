@@ -1,0 +1,80 @@
+"""scripts/weight_averaging_experiment.py: moving averages, recording beside training, averaged model folders."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from scamlens.kinds.transformer import trainer
+from scamlens.runtime.classifier import Classifier
+from scamlens.runtime.folder import verify_manifest
+
+from .conftest import ROOT
+from .tiny_bert import tiny_bert  # noqa: F401
+from .tiny_transformer import TRAIN, VALIDATION, make
+
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import weight_averaging_experiment as wa  # noqa: E402
+
+
+def test_the_moving_average_starts_at_the_weights_then_warms_up_towards_its_decay():
+    model = torch.nn.Linear(1, 1, bias=False)
+    average = wa.MovingAverage(0.99)
+    for value in (0.0, 1.0, 1.0):
+        model.weight.data.fill_(value)
+        average.update(model)
+    # update 1 copies 0; update 2 keeps min(0.99, 3/12) = 0.25: 0.75; update 3 keeps 4/13: 0.75 * 4/13 + 9/13
+    assert average.weights["weight"].item() == pytest.approx(0.75 * 4 / 13 + 9 / 13, abs=1e-7)
+    with pytest.raises(ValueError, match="decay must be in"):
+        wa.MovingAverage(1.0)
+
+
+def test_mean_state_averages_floats_keeps_integers_and_refuses_other_architectures():
+    a = {"w": torch.tensor([1.0, 2.0]), "ids": torch.tensor([0, 1])}
+    b = {"w": torch.tensor([3.0, 6.0]), "ids": torch.tensor([5, 5])}
+    mean = wa.mean_state([a, b])
+    assert mean["w"].tolist() == [2.0, 4.0]
+    assert mean["ids"].tolist() == [0, 1]
+    with pytest.raises(ValueError, match="source 2 has other tensors"):
+        wa.mean_state([a, {"w": torch.zeros(3), "ids": a["ids"]}])
+
+
+def test_recording_writes_every_epoch_and_average_without_changing_training(tiny_bert, tmp_path):  # noqa: F811
+    plain = make(tiny_bert, epochs=2).fit(TRAIN, VALIDATION)
+    with wa.recording(tmp_path, [0.9]) as averages:
+        recorded = make(tiny_bert, epochs=2).fit(TRAIN, VALIDATION)
+    assert trainer.TransformerClassifier._train_epoch.__name__ == "_train_epoch"  # the hooks are gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "ema-0.9-epoch-1.safetensors", "ema-0.9-epoch-2.safetensors", "epoch-1.safetensors", "epoch-2.safetensors"]
+    for name, tensor in plain.model.state_dict().items():
+        assert torch.equal(tensor, recorded.model.state_dict()[name]), name
+    last = load_file(tmp_path / "epoch-2.safetensors")
+    final = recorded._last_weights or recorded.model.state_dict()
+    assert all(torch.equal(last[k], final[k]) for k in last)
+    ema = load_file(tmp_path / "ema-0.9-epoch-2.safetensors")
+    assert averages[0.9].updates == 4  # 8 texts at batch 4, two epochs
+    assert torch.equal(ema["classifier.weight"], averages[0.9].weights["classifier.weight"])
+
+
+def test_average_writes_a_verified_loadable_folder_holding_the_mean(tiny_bert, tmp_path):  # noqa: F811
+    model = make(tiny_bert, epochs=1).fit(TRAIN)
+    first, second = tmp_path / "first", tmp_path / "second"
+    model.save(first)
+    weights = load_file(first / "encoder" / wa.WEIGHTS_FILE)
+    tripled = {k: v * 3 if v.is_floating_point() else v for k, v in weights.items()}
+    save_file(tripled, tmp_path / "tripled.safetensors")
+    model.save(second)
+
+    out = wa.average(tmp_path / "soup", [first, tmp_path / "tripled.safetensors"])
+    verify_manifest(out)
+    soup = load_file(out / "encoder" / wa.WEIGHTS_FILE)
+    assert torch.allclose(soup["classifier.weight"], 2 * weights["classifier.weight"])
+    assert Classifier.load(out).predict_proba(["A raid on a scam compound."]).shape == (1, 3)
+    with pytest.raises(ValueError, match="no source is a model folder"):
+        wa.average(tmp_path / "none", [tmp_path / "tripled.safetensors"])
+    with pytest.raises(FileNotFoundError, match="missing.safetensors"):
+        wa.average(tmp_path / "none", [second, tmp_path / "missing.safetensors"])
