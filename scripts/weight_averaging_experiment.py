@@ -14,9 +14,14 @@ changing what they do, so the model the run saves is bit-identical to one traine
 
 `average` writes a model folder whose encoder weights are the element-wise mean of the sources: model
 folders fine-tuned from one base model (a "soup") or recorded files (a tail of epochs). Every other
-file comes from `--template` (by default the first source that is a folder), thresholds included:
-they belong to the template, so read F1 only after refitting them on the written validation split
-(`bench_variants.py --redecide OUT`: its max_f1 row is the rule training uses). Nothing here ships.
+file comes from `--template` (by default the first source that is a folder), and so do its settings:
+- its thresholds: read F1 only after refitting them on the written validation split
+  (`bench_variants.py --redecide OUT`: its max_f1 row is the rule training uses);
+- its CPU fast-path choice: the folder scores with the variant the template's measurements pick on
+  this machine (bf16 here), so compare it with the template loaded the same way, or pass
+  `fast_path="none"` to both;
+- its metrics and model card, which describe the template, not the average.
+Nothing here ships.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from safetensors.torch import load_file, save_file
 
 from scamlens.kinds.transformer import trainer
 from scamlens.kinds.transformer.checkpoints import cpu_state
+from scamlens.runtime.atomic import atomic_dir
 from scamlens.runtime.folder import write_manifest
 from scamlens.runtime.transformer import ENCODER_DIR
 
@@ -42,7 +48,8 @@ class MovingAverage:
     """An exponential moving average of a model's floating-point weights, one update per optimizer step.
 
     The first update copies the weights; update n then keeps min(decay, (1 + n) / (10 + n)) of the
-    average, so that early steps, far from where training ends, fade quickly (timm's warm-up rule).
+    average, so that early steps, far from where training ends, fade quickly (the `num_updates` rule
+    of TensorFlow's ExponentialMovingAverage).
     """
 
     def __init__(self, decay: float):
@@ -109,34 +116,53 @@ def record(out: Path, config_path: Path, overrides: Sequence[str], decays: Seque
         return Path(train(config).best_dir)
 
 
-def mean_state(states: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """The element-wise mean of floating-point tensors (in float64, stored as they were); others from the first."""
+def require_same_tensors(states: Sequence[dict[str, torch.Tensor]], names: Sequence[str]) -> None:
+    """Raise ValueError naming the first state whose tensor names or shapes differ from the first one's."""
     first = states[0]
-    for index, state in enumerate(states[1:], start=2):
-        if state.keys() != first.keys() or any(state[k].shape != first[k].shape for k in first):
-            raise ValueError(f"source {index} has other tensors than source 1: not the same architecture")
+    for name, state in zip(names[1:], states[1:], strict=True):
+        differs = sorted(state.keys() ^ first.keys()) or [k for k in first if state[k].shape != first[k].shape]
+        if differs:
+            raise ValueError(f"{name} does not fit {names[0]} (first difference: tensor {differs[0]!r}); "
+                             "only weights of one architecture average")
+
+
+def mean_state(states: Sequence[dict[str, torch.Tensor]], names: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+    """The element-wise mean of floating-point tensors (in float64, stored as they were); others from the first."""
+    require_same_tensors(states, names or [f"source {i}" for i in range(1, len(states) + 1)])
     return {name: (sum(s[name].double() for s in states) / len(states)).to(tensor.dtype)
-            if tensor.is_floating_point() else tensor for name, tensor in first.items()}
+            if tensor.is_floating_point() else tensor for name, tensor in states[0].items()}
 
 
 def weights_file(source: Path) -> Path:
     return source / ENCODER_DIR / WEIGHTS_FILE if source.is_dir() else source
 
 
-def average(out: Path, sources: Sequence[Path], template: Path | None = None) -> Path:
-    """A model folder at `out`: `template`'s files, with the mean of the sources' encoder weights."""
+def average(out: Path, sources: Sequence[Path], template: Path | None = None, replace: bool = False) -> Path:
+    """A model folder at `out`: `template`'s files, with the mean of the sources' encoder weights.
+
+    Everything is checked before anything is written, and the folder is swapped in atomically, so a
+    failure leaves an existing `out` as it was; `out` must not overlap a source or the template.
+    """
     template = template or next((s for s in sources if s.is_dir()), None)
     if template is None:
         raise ValueError("no source is a model folder: name one with --template")
-    missing = [str(weights_file(s)) for s in sources if not weights_file(s).is_file()]
+    inputs = [*sources, template]
+    missing = [str(weights_file(s)) for s in inputs if not weights_file(s).is_file()]
     if missing:
         raise FileNotFoundError(f"no weights at {', '.join(missing)}")
-    weights = mean_state([load_file(weights_file(s)) for s in sources])
-    if out.exists():
-        shutil.rmtree(out)
-    shutil.copytree(template, out)
-    save_file(weights, out / ENCODER_DIR / WEIGHTS_FILE, metadata={"format": "pt"})
-    write_manifest(out)
+    target = out.resolve()
+    for path in inputs:
+        path = path.resolve()
+        if target == path or target in path.parents or path in target.parents:
+            raise ValueError(f"{out} overlaps the input {path}: choose another output folder")
+    if out.exists() and not replace:
+        raise FileExistsError(f"{out} exists: pass --replace to overwrite it")
+    weights = mean_state([load_file(weights_file(s)) for s in sources], [str(s) for s in sources])
+    require_same_tensors([load_file(weights_file(template)), weights], [f"template {template}", "the mean of the sources"])
+    with atomic_dir(out) as staging:
+        shutil.copytree(template, staging, dirs_exist_ok=True)
+        save_file(weights, staging / ENCODER_DIR / WEIGHTS_FILE, metadata={"format": "pt"})
+        write_manifest(staging)
     return out
 
 
@@ -152,11 +178,12 @@ def main() -> None:
     avg.add_argument("out", type=Path)
     avg.add_argument("sources", type=Path, nargs="+", help="model folders or recorded .safetensors files")
     avg.add_argument("--template", type=Path, help="the model folder the other files come from")
+    avg.add_argument("--replace", action="store_true", help="overwrite an existing output folder")
     args = parser.parse_args()
     if args.command == "record":
         print(f"trained: {record(args.out, args.config, args.overrides, args.ema)}; weights in {args.out}")
     else:
-        print(f"averaged {len(args.sources)} sources into {average(args.out, args.sources, args.template)}")
+        print(f"averaged {len(args.sources)} sources into {average(args.out, args.sources, args.template, args.replace)}")
 
 
 if __name__ == "__main__":

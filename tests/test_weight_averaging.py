@@ -39,15 +39,16 @@ def test_mean_state_averages_floats_keeps_integers_and_refuses_other_architectur
     mean = wa.mean_state([a, b])
     assert mean["w"].tolist() == [2.0, 4.0]
     assert mean["ids"].tolist() == [0, 1]
-    with pytest.raises(ValueError, match="source 2 has other tensors"):
+    with pytest.raises(ValueError, match="source 2 does not fit source 1 \\(first difference: tensor 'w'\\)"):
         wa.mean_state([a, {"w": torch.zeros(3), "ids": a["ids"]}])
 
 
 def test_recording_writes_every_epoch_and_average_without_changing_training(tiny_bert, tmp_path):  # noqa: F811
     plain = make(tiny_bert, epochs=2).fit(TRAIN, VALIDATION)
+    originals = trainer.TransformerClassifier._optimizer_step, trainer.TransformerClassifier._train_epoch
     with wa.recording(tmp_path, [0.9]) as averages:
         recorded = make(tiny_bert, epochs=2).fit(TRAIN, VALIDATION)
-    assert trainer.TransformerClassifier._train_epoch.__name__ == "_train_epoch"  # the hooks are gone
+    assert (trainer.TransformerClassifier._optimizer_step, trainer.TransformerClassifier._train_epoch) == originals
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "ema-0.9-epoch-1.safetensors", "ema-0.9-epoch-2.safetensors", "epoch-1.safetensors", "epoch-2.safetensors"]
     for name, tensor in plain.model.state_dict().items():
@@ -74,7 +75,21 @@ def test_average_writes_a_verified_loadable_folder_holding_the_mean(tiny_bert, t
     soup = load_file(out / "encoder" / wa.WEIGHTS_FILE)
     assert torch.allclose(soup["classifier.weight"], 2 * weights["classifier.weight"])
     assert Classifier.load(out).predict_proba(["A raid on a scam compound."]).shape == (1, 3)
-    with pytest.raises(ValueError, match="no source is a model folder"):
-        wa.average(tmp_path / "none", [tmp_path / "tripled.safetensors"])
-    with pytest.raises(FileNotFoundError, match="missing.safetensors"):
-        wa.average(tmp_path / "none", [second, tmp_path / "missing.safetensors"])
+
+    # Every check runs before anything is written: the folder in place survives each refusal.
+    save_file({"other": torch.zeros(2)}, tmp_path / "other.safetensors")
+    refusals = [
+        (ValueError, "no source is a model folder", [tmp_path / "tripled.safetensors"], {}),
+        (FileNotFoundError, "missing.safetensors", [second, tmp_path / "missing.safetensors"], {}),
+        (FileExistsError, "exists: pass --replace", [first, second], {}),
+        (ValueError, "does not fit", [first, tmp_path / "other.safetensors"], {"replace": True}),
+        (ValueError, "the mean of the sources does not fit template", [tmp_path / "other.safetensors"], {"template": first, "replace": True}),
+    ]
+    for error, message, sources, options in refusals:
+        with pytest.raises(error, match=message):
+            wa.average(out, sources, **options)
+    verify_manifest(out)
+    with pytest.raises(ValueError, match="overlaps the input"):
+        wa.average(first, [first, second], replace=True)
+    kept = load_file(first / "encoder" / wa.WEIGHTS_FILE)
+    assert all(torch.equal(kept[k], weights[k]) for k in weights)
