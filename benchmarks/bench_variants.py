@@ -35,7 +35,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "transformer": ("configs/transformer.yaml", []),
     "transformer-precision-0.9": ("configs/transformer.yaml", ["decision.policy=precision_target",
                                                                "decision.precision_target=0.9"]),
-    "transformer-len256": ("configs/transformer.yaml", ["model.max_length=256"]),
+    # max_length only caps the windows (min(chunking.max_tokens, max_length - 2)): longer windows need both.
+    "transformer-len256": ("configs/transformer.yaml", ["model.max_length=256", "model.chunking.max_tokens=254"]),
     "transformer-3epochs": ("configs/transformer.yaml", ["model.epochs=3"]),
     "transformer-6epochs": ("configs/transformer.yaml", ["model.epochs=6"]),
     "transformer-lr5e-5": ("configs/transformer.yaml", ["model.learning_rate=5e-5"]),
