@@ -38,10 +38,9 @@ from safetensors.torch import load_file, save_file
 from scamlens.kinds.transformer import trainer
 from scamlens.kinds.transformer.checkpoints import cpu_state
 from scamlens.runtime.atomic import atomic_dir
+from scamlens.runtime.bert import WEIGHTS_FILE
 from scamlens.runtime.folder import write_manifest
 from scamlens.runtime.transformer import ENCODER_DIR
-
-WEIGHTS_FILE = "model.safetensors"
 
 
 class MovingAverage:
@@ -69,9 +68,8 @@ class MovingAverage:
         for name, average in self.weights.items():
             average.mul_(keep).add_(state[name].detach().float(), alpha=1 - keep)
 
-    def state(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
-        """The model's full state with its floating-point weights replaced by their averages (on the CPU)."""
-        full = cpu_state(model)
+    def state(self, full: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """`full` (the model's CPU state) with its floating-point weights replaced by their averages."""
         return {**full, **{k: v.to("cpu", full[k].dtype).contiguous() for k, v in self.weights.items()}}
 
 
@@ -92,9 +90,10 @@ def recording(out: Path, decays: Sequence[float]) -> Iterator[dict[float, Moving
 
     def recorded_epoch(self, run, state, index):
         loss = epoch(self, run, state, index)
-        save_file(cpu_state(self.model), out / f"epoch-{index + 1}.safetensors")
+        weights = cpu_state(self.model)  # copied once, for the epoch's file and every average's
+        save_file(weights, out / f"epoch-{index + 1}.safetensors")
         for decay, average in averages.items():
-            save_file(average.state(self.model), out / f"ema-{decay}-epoch-{index + 1}.safetensors")
+            save_file(average.state(weights), out / f"ema-{decay}-epoch-{index + 1}.safetensors")
         return loss
 
     trainer.TransformerClassifier._optimizer_step = recorded_step
@@ -158,7 +157,9 @@ def average(out: Path, sources: Sequence[Path], template: Path | None = None, re
     if out.exists() and not replace:
         raise FileExistsError(f"{out} exists: pass --replace to overwrite it")
     weights = mean_state([load_file(weights_file(s)) for s in sources], [str(s) for s in sources])
-    require_same_tensors([load_file(weights_file(template)), weights], [f"template {template}", "the mean of the sources"])
+    if template.resolve() not in {s.resolve() for s in sources}:  # else mean_state has checked it already
+        require_same_tensors([load_file(weights_file(template)), weights],
+                             [f"template {template}", "the mean of the sources"])
     with atomic_dir(out) as staging:
         shutil.copytree(template, staging, dirs_exist_ok=True)
         save_file(weights, staging / ENCODER_DIR / WEIGHTS_FILE, metadata={"format": "pt"})
