@@ -71,7 +71,9 @@ def test_ensemble_trains_saves_loads_and_mixes_its_members(trained_ensemble):
         assert all(c["member"] in {"baseline", "transformer"} and c["text"] == TEXTS[0][c["start"]:c["end"]] for c in chunks)
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["kind"] == "ensemble" and "ensemble weights" in meta["classifier"]
-    assert "ensemble weights: baseline (tfidf)" in (folder / "README.md").read_text()
+    card = (folder / "README.md").read_text()
+    assert "ensemble weights: baseline (tfidf)" in card
+    assert meta["chunking"]["chunk_long_texts"] is False and "cut into chunks by each member" in card
     assert result.registered_version == "1"
 
 

@@ -96,3 +96,15 @@ def test_loading_and_predicting_never_imports_scikit_learn(fitted: TfidfClassifi
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_card_says_how_long_texts_are_scored(baseline_config) -> None:
+    from scamlens.training import train
+
+    chunked = train(baseline_config).best_dir
+    assert "chunks of at most 80 tokens" in (chunked / "README.md").read_text()
+    whole = train(baseline_config.model_copy(update={
+        "model": baseline_config.model.model_copy(update={"chunk_long_texts": False}),
+        "output_dir": baseline_config.output_dir + "-whole"})).best_dir
+    card = (whole / "README.md").read_text()
+    assert "Long texts are scored whole" in card and "chunks of at most" not in card

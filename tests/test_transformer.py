@@ -4,6 +4,7 @@ The CPU fast paths and the plain-torch runtime are in test_transformer_runtime.p
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import types
@@ -294,7 +295,15 @@ def test_transformer_configs_build_a_classifier(name, tmp_path):
     assert config.model.kind == "transformer"
     classifier = build_classifier(config, load_labels(ROOT / config.data.labels))
     assert isinstance(classifier, TransformerClassifier)
-    assert classifier.max_tokens <= classifier.settings.max_length - 2
+    assert classifier.max_tokens == {"transformer.yaml": 94, "transformer-gpu.yaml": 126}[name]  # max_length - 2
+
+
+def test_windows_hold_what_max_length_fits_unless_set_shorter():
+    from scamlens.kinds.transformer.config import TransformerConfig
+
+    assert TransformerConfig(max_length=256).window_tokens == 254
+    assert TransformerConfig(max_length=256, chunking={"max_tokens": 94}).window_tokens == 94
+    assert TransformerConfig(max_length=24, chunking={"max_tokens": 128}).window_tokens == 22
 
 
 @pytest.mark.slow
@@ -324,5 +333,8 @@ def test_train_runs_the_cpu_config_end_to_end(tiny_bert, tiny_corpus, tmp_path):
     model = load(result.best_dir)
     assert isinstance(model.classifier, TransformerPredictor)
     assert model.predict_proba(["Police raided a scam compound."]).shape == (1, len(model.classifier.labels))
+    meta = json.loads((result.best_dir / "meta.json").read_text())
+    assert model.classifier.max_tokens == meta["chunking"]["max_tokens"] == 30  # max_length 32 - 2
+    assert "chunks of at most 30 tokens" in (result.best_dir / "README.md").read_text()
 
 

@@ -48,7 +48,7 @@ Hamming loss {hamming_loss:.3f} (validation macro F1 {val_macro_f1:.3f}).
 
 ## Limits
 - English only; trained on news register. Headlines, sentences, paragraphs and articles were seen.
-- Long texts are scored in chunks of at most {max_tokens} tokens; a text's score pools its chunks' ({pooling}).
+- {long_texts}
 - Thresholds were tuned on the validation split ({policy}); move them for more precision or recall.
 
 ## How to use
@@ -84,6 +84,15 @@ def _fallback_words(rule: dict[str, Any]) -> str:
     fell = rule.get("fell_back_to_max_f1") or []
     return ("No threshold reached the precision target for " + ", ".join(f"`{n}`" for n in fell)
             + ": max-F1 used there.") if fell else ""
+
+
+def _long_text_line(kind: str, chunking: dict[str, Any], pooling: str) -> str:
+    if kind == "ensemble":  # each member cuts texts its own way
+        return "Long texts are cut into chunks by each member, as its own card says; this model mixes their scores."
+    if chunking.get("chunk_long_texts") is False:
+        return "Long texts are scored whole (`chunk_long_texts: false`), not in chunks."
+    return (f"Long texts are scored in chunks of at most {chunking.get('max_tokens', '?')} tokens; "
+            f"a text's score pools its chunks' ({pooling}).")
 
 
 def _decision_parts(meta: dict[str, Any]) -> tuple[str, str, str]:
@@ -139,8 +148,7 @@ def render_card(meta: dict[str, Any], definitions: dict[str, str]) -> str:
         train_positives=train_positives, metric_rows="\n".join(rows), macro_f1=test["macro_f1"],
         micro_f1=test["micro_f1"], subset_accuracy=test["subset_accuracy"], hamming_loss=test["hamming_loss"],
         val_macro_f1=validation["macro_f1"], settings=setting_lines, decisions=decisions, policy=policy,
-        pooling=pooling,
-        max_tokens=meta.get("chunking", {}).get("max_tokens", "?"),
+        long_texts=_long_text_line(meta["kind"], meta.get("chunking", {}), pooling),
         versions=", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
         run_id=meta.get("mlflow", {}).get("run_id") or "not tracked",
     )

@@ -152,7 +152,7 @@ def train(config: RunConfig, resume: bool = False) -> TrainResult:
             "metrics": reports,
             "corpus_fingerprint": build.fingerprint,
             "data": build.info(config.data),
-            "chunking": config.model.chunking.model_dump(),
+            "chunking": classifier.chunking(),
             "settings": {k: v for k, v in config.model.model_dump(mode="json").items() if k not in {"kind", "chunking"}},
             "classifier": classifier.describe(),
             "train_seconds": round(train_seconds, 2),

