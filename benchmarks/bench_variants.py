@@ -41,6 +41,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "transformer-3epochs": ("configs/transformer.yaml", ["model.epochs=3"]),
     "transformer-6epochs": ("configs/transformer.yaml", ["model.epochs=6"]),
     "transformer-lr5e-5": ("configs/transformer.yaml", ["model.learning_rate=5e-5"]),
+    "transformer-len64": ("configs/transformer.yaml", ["model.max_length=64"]),
     "transformer-len128": ("configs/transformer.yaml", ["model.max_length=128"]),
     "transformer-smoothing-0.1": ("configs/transformer.yaml", ["model.label_smoothing=0.1"]),
     "transformer-sqrt-weights": ("configs/transformer.yaml", ["model.class_weights=sqrt"]),
