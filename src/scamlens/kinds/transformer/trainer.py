@@ -143,8 +143,7 @@ class TransformerClassifier(TransformerPredictor):
         config = config or TransformerConfig(**settings)
         self.settings = config
         params = {**config.model_dump(mode="json", exclude={"kind", "chunking"}), "seed": seed}
-        super().__init__(labels, params, config.window_tokens,
-                         config.chunking.whole_text_words)
+        super().__init__(labels, params, config.window_tokens, config.chunking.whole_text_words)
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.resume = resume
         self._last_weights: dict[str, torch.Tensor] | None = None
