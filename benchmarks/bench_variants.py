@@ -46,6 +46,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "transformer-smoothing-0.1": ("configs/transformer.yaml", ["model.label_smoothing=0.1"]),
     "transformer-sqrt-weights": ("configs/transformer.yaml", ["model.class_weights=sqrt"]),
     "transformer-unweighted": ("configs/transformer.yaml", ["model.class_weights=none"]),
+    "transformer-frozen-embeddings": ("configs/transformer.yaml", ["model.freeze_embeddings=true"]),
+    "transformer-frozen-3-layers": ("configs/transformer.yaml", ["model.frozen_layers=3"]),
 }
 DEFAULT_RUN = [name for name in VARIANTS if name.startswith("baseline")]
 # Decision rules refitted on a trained model's written-validation scores (--redecide): the same

@@ -20,6 +20,7 @@ from scamlens.kinds.transformer.base_model import resolve_base_model  # noqa: E4
 from scamlens.kinds.transformer.checkpoints import CHECKPOINT_STATE_FILE, CHECKPOINT_SUBDIR  # noqa: E402
 from scamlens.kinds.transformer.trainer import TransformerClassifier, length_bucketed_batches  # noqa: E402
 from scamlens.runtime.classifier import CLASSIFIER_FILE, Classifier, LabelledTexts  # noqa: E402
+from scamlens.runtime.errors import InputError  # noqa: E402
 from scamlens.runtime.transformer import ENCODER_DIR, TransformerPredictor, pad_batch, resolve_device  # noqa: E402
 
 from .tiny_bert import tiny_bert  # noqa: E402, F401
@@ -88,6 +89,39 @@ def test_early_stopping_keeps_the_best_epoch_and_offers_the_last(tiny_bert, monk
     last = classifier.last_epoch_classifier()
     assert last is not None
     assert not np.array_equal(last.predict_proba(TRAIN.texts), classifier.predict_proba(TRAIN.texts))
+
+
+def test_freeze_embeddings_keeps_the_word_pieces_as_pre_trained(tiny_bert):  # noqa: F811
+    def word_pieces(classifier: TransformerClassifier) -> torch.Tensor:
+        return classifier.model.get_input_embeddings().weight.detach().clone()
+
+    from transformers import AutoModel
+
+    pre_trained = AutoModel.from_pretrained(tiny_bert).get_input_embeddings().weight.detach()
+    base = make(tiny_bert, epochs=1, max_train_steps=1, learning_rate=1e-9).fit(TRAIN)
+    frozen = make(tiny_bert, epochs=2, learning_rate=1e-2, freeze_embeddings=True).fit(TRAIN)
+    moved = make(tiny_bert, epochs=2, learning_rate=1e-2).fit(TRAIN)
+    assert torch.equal(word_pieces(frozen), pre_trained)
+    assert not torch.allclose(word_pieces(moved), pre_trained, atol=1e-4)
+    # The rest still trains.
+    assert not torch.equal(frozen.model.classifier.weight, base.model.classifier.weight)
+
+
+def test_frozen_layers_keep_the_embeddings_and_the_lowest_layers_as_pre_trained(tiny_bert):  # noqa: F811
+    from transformers import AutoModel
+
+    pre_trained = AutoModel.from_pretrained(tiny_bert).state_dict()
+    trained = make(tiny_bert, epochs=2, learning_rate=1e-2, frozen_layers=1).fit(TRAIN).model.bert.state_dict()
+    unchanged = {name for name, value in trained.items() if name in pre_trained
+                 and torch.equal(value, pre_trained[name])}
+    frozen = {n for n in trained if n.startswith(("embeddings.", "encoder.layer.0."))}
+    assert frozen and frozen <= unchanged
+    assert not any(n.startswith("encoder.layer.1.") for n in unchanged)  # the layer above still trains
+
+
+def test_frozen_layers_beyond_the_stack_are_refused(tiny_bert):  # noqa: F811
+    with pytest.raises(InputError, match="frozen_layers is 9, but the base model has 2 layers"):
+        make(tiny_bert, frozen_layers=9).fit(TRAIN)
 
 
 def test_a_label_without_positives_is_refused(tiny_bert):  # noqa: F811
@@ -233,6 +267,18 @@ def test_resume_refuses_a_checkpoint_from_other_settings(tiny_bert, tmp_path):  
     make(tiny_bert, epochs=1, checkpoint_dir=tmp_path).fit(TRAIN)
     with pytest.raises(ValueError, match="learning_rate"):
         make(tiny_bert, epochs=2, learning_rate=1e-3, checkpoint_dir=tmp_path, resume=True).fit(TRAIN)
+
+
+def test_resume_takes_a_checkpoint_from_before_the_freezing_settings(tiny_bert, tmp_path):  # noqa: F811
+    make(tiny_bert, epochs=1, checkpoint_dir=tmp_path).fit(TRAIN)
+    state = tmp_path / CHECKPOINT_SUBDIR / CHECKPOINT_STATE_FILE
+    record = json.loads(state.read_text())
+    assert not {"freeze_embeddings", "frozen_layers"} & record["signature"].keys()  # as such a checkpoint was
+    logged: list[int] = []
+    resumed = make(tiny_bert, epochs=1, checkpoint_dir=tmp_path, resume=True)
+    assert len(resumed.fit(TRAIN, log_metrics=lambda m, e: logged.append(e)).history) == 1 and logged == []
+    with pytest.raises(ValueError, match=r"\(freeze_embeddings\)"):
+        make(tiny_bert, epochs=1, freeze_embeddings=True, checkpoint_dir=tmp_path, resume=True).fit(TRAIN)
 
 
 def test_resume_without_a_checkpoint_trains_from_the_start(tiny_bert, tmp_path):  # noqa: F811

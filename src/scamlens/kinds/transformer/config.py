@@ -34,6 +34,12 @@ class TransformerConfig(KindConfig):
     # The loss (loss.py): BCE pos_weight per label, and how far 0/1 targets move towards 0.5.
     class_weights: ClassWeights = "balanced"
     label_smoothing: float = Field(0.0, ge=0, lt=0.5)
+    # Keep the base model's word-piece embeddings as pre-trained: words the corpus never uses then stay
+    # where the words it does use are, instead of being left behind as those move.
+    freeze_embeddings: bool = False
+    # Also keep the lowest N transformer layers as pre-trained (with the embeddings): less of the
+    # general representation is bent to the corpus's writing.
+    frozen_layers: int = Field(0, ge=0)
     early_stopping_patience: int = Field(2, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"

@@ -49,6 +49,7 @@ from .checkpoints import (
 from .config import TransformerConfig
 from .fastpath import measure_fast_paths
 from .loss import build_loss
+from .optimizer import build_optimizer, freeze_pre_trained
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +58,13 @@ MAX_GRAD_NORM = 1.0
 # Batches are sorted by length inside buckets of this many batches: little padding, yet the order of
 # texts still changes every epoch.
 BUCKET_BATCHES = 50
-# Parameters that take no weight decay (the usual BERT recipe).
-NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight")
 # Settings whose change would make a checkpoint meaningless for the run being resumed.
 _RESUME_KEYS = ("base_model", "max_length", "batch_size", "gradient_accumulation_steps", "learning_rate",
                 "weight_decay", "warmup_ratio", "epochs", "max_train_steps", "seed", "train_on_windows",
-                "class_weights", "label_smoothing")
+                "class_weights", "label_smoothing", "freeze_embeddings", "frozen_layers")
+# Settings added after checkpoints were first written, with their defaults: at the default they stay
+# out of the signature, so a checkpoint written before they existed still resumes.
+_ADDED_RESUME_KEYS = {"freeze_embeddings": False, "frozen_layers": 0}
 
 
 def seed_everything(seed: int) -> None:
@@ -82,16 +84,6 @@ def length_bucketed_batches(lengths: Sequence[int], batch_size: int, rng: np.ran
         part = part[np.argsort(lengths[part], kind="stable")]
         batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
     return [batches[i] for i in rng.permutation(len(batches))]
-
-
-def build_optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: float) -> torch.optim.AdamW:
-    decay, no_decay = [], []
-    for name, parameter in model.named_parameters():
-        if parameter.requires_grad:
-            (no_decay if name.endswith(NO_DECAY) else decay).append(parameter)
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=learning_rate)
-
 
 
 @dataclass
@@ -217,6 +209,7 @@ class TransformerClassifier(TransformerPredictor):
         device = resolve_device(s.device)
         dtype = resolve_precision(s.precision, device)
         self._load_base_model()
+        freeze_pre_trained(self.model, s.freeze_embeddings, s.frozen_layers)
         self.set_fast_path("none")  # validation during training scores with the fp32 model
         examples = self.training_examples(train)
         encoded = self._encode(examples.texts)
@@ -232,7 +225,9 @@ class TransformerClassifier(TransformerPredictor):
         from transformers import get_linear_schedule_with_warmup
 
         scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(s.warmup_ratio * total_steps), total_steps)
-        signature = {**{k: self.params[k] for k in _RESUME_KEYS}, "labels": list(self.labels),
+        settings = {k: self.params[k] for k in _RESUME_KEYS
+                    if k not in _ADDED_RESUME_KEYS or self.params[k] != _ADDED_RESUME_KEYS[k]}
+        signature = {**settings, "labels": list(self.labels),
                      "train_examples": len(examples.y), "train_pieces": len(encoded)}
         return _Run(encoded, pieces_of, examples.y, device, dtype, loss_fn, optimizer, scheduler,
                     torch.amp.GradScaler(device.type, enabled=dtype == torch.float16),
