@@ -42,13 +42,7 @@ def training_forward(self, input_ids=None, attention_mask=None, token_type_ids=N
 
 
 def runtime_forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    positions = torch.arange(input_ids.shape[1], device=input_ids.device)
-    x = self.word_embeddings(input_ids) + self.position_embeddings(positions)[None]
-    x = self.embedding_norm(x + self.token_type_embeddings.weight[0])
-    mask = attention_mask[:, None, None, :].bool()
-    for layer in self.layers:
-        x = layer(x, mask)
-    return self.classifier(masked_mean(x, attention_mask))
+    return self.classifier(masked_mean(self.encode(input_ids, attention_mask), attention_mask))
 
 
 def use_mean_pooling() -> None:

@@ -81,14 +81,18 @@ class BertClassifier(nn.Module):
         self.pooler = nn.Linear(hidden, hidden)
         self.classifier = nn.Linear(hidden, config["num_labels"])
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The last layer's token states, (batch, length, hidden)."""
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
         x = self.word_embeddings(input_ids) + self.position_embeddings(positions)[None]
         x = self.embedding_norm(x + self.token_type_embeddings.weight[0])
         mask = attention_mask[:, None, None, :].bool()  # True where a key may be attended to
         for layer in self.layers:
             x = layer(x, mask)
-        return self.classifier(torch.tanh(self.pooler(x[:, 0])))
+        return x
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.tanh(self.pooler(self.encode(input_ids, attention_mask)[:, 0])))
 
 
 def _rename(key: str) -> str | None:

@@ -62,9 +62,9 @@ BUCKET_BATCHES = 50
 _RESUME_KEYS = ("base_model", "max_length", "batch_size", "gradient_accumulation_steps", "learning_rate",
                 "weight_decay", "warmup_ratio", "epochs", "max_train_steps", "seed", "train_on_windows",
                 "class_weights", "label_smoothing", "freeze_embeddings", "frozen_layers")
-# Settings added after checkpoints were first written, with their defaults: at the default they stay
-# out of the signature, so a checkpoint written before they existed still resumes.
-_ADDED_RESUME_KEYS = {"freeze_embeddings": False, "frozen_layers": 0}
+# Settings added after checkpoints were first written: at their defaults they stay out of the
+# signature, so a checkpoint written before they existed still resumes.
+_ADDED_RESUME_KEYS = ("freeze_embeddings", "frozen_layers")
 
 
 def seed_everything(seed: int) -> None:
@@ -225,8 +225,9 @@ class TransformerClassifier(TransformerPredictor):
         from transformers import get_linear_schedule_with_warmup
 
         scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(s.warmup_ratio * total_steps), total_steps)
+        defaults = TransformerConfig.model_fields
         settings = {k: self.params[k] for k in _RESUME_KEYS
-                    if k not in _ADDED_RESUME_KEYS or self.params[k] != _ADDED_RESUME_KEYS[k]}
+                    if k not in _ADDED_RESUME_KEYS or self.params[k] != defaults[k].default}
         signature = {**settings, "labels": list(self.labels),
                      "train_examples": len(examples.y), "train_pieces": len(encoded)}
         return _Run(encoded, pieces_of, examples.y, device, dtype, loss_fn, optimizer, scheduler,
