@@ -76,10 +76,6 @@ def use_head(head: str) -> None:
     bench_variants.VARIANTS[variant] = ("configs/transformer.yaml", [])
 
 
-def use_mean_pooling() -> None:
-    use_head("mean")
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--head", choices=sorted(HEADS), default="mean")

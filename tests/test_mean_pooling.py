@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from transformers.models.bert import modeling_bert
@@ -50,17 +51,6 @@ def test_training_and_runtime_forwards_agree_and_ignore_padding(tiny_bert, monke
     assert torch.allclose(unpadded, head, atol=1e-5)  # the head reads the mean, not [CLS]
 
 
-def test_the_variant_is_named_only_when_asked(monkeypatch):
-    monkeypatch.setattr(modeling_bert.BertForSequenceClassification, "forward",
-                        modeling_bert.BertForSequenceClassification.forward)
-    monkeypatch.setattr(bert.BertClassifier, "forward", bert.BertClassifier.forward)
-    monkeypatch.setattr(mp.bench_variants, "VARIANTS", dict(mp.bench_variants.VARIANTS))
-    assert "transformer-mean-pooling" not in mp.bench_variants.VARIANTS
-    mp.use_mean_pooling()
-    assert mp.bench_variants.VARIANTS["transformer-mean-pooling"] == ("configs/transformer.yaml", [])
-    assert bert.BertClassifier.forward is mp.runtime_forward
-
-
 def test_the_mean_and_cls_head_reads_both(tiny_bert, monkeypatch):  # noqa: F811
     model, alone, unpadded = _swapped(tiny_bert, monkeypatch, "mean-and-cls")
     with torch.no_grad():
@@ -72,12 +62,18 @@ def test_the_mean_and_cls_head_reads_both(tiny_bert, monkeypatch):  # noqa: F811
     assert not torch.allclose(unpadded, mean_only, atol=1e-3)
 
 
-def test_head_choice_names_its_variant(monkeypatch):
+@pytest.mark.parametrize("head", sorted(mp.HEADS))
+def test_a_head_is_used_and_its_variant_named_only_when_asked(monkeypatch, head):
     monkeypatch.setattr(modeling_bert.BertForSequenceClassification, "forward",
                         modeling_bert.BertForSequenceClassification.forward)
     monkeypatch.setattr(bert.BertClassifier, "forward", bert.BertClassifier.forward)
     monkeypatch.setattr(mp.bench_variants, "VARIANTS", dict(mp.bench_variants.VARIANTS))
-    mp.use_head("mean-and-cls")
-    assert mp.bench_variants.VARIANTS["transformer-mean-and-cls-pooling"] == ("configs/transformer.yaml", [])
-    assert "transformer-mean-pooling" not in mp.bench_variants.VARIANTS
-    assert modeling_bert.BertForSequenceClassification.forward is mp.both_training_forward
+    variants = {variant for variant, _, _ in mp.HEADS.values()}
+    assert variants == {"transformer-mean-pooling", "transformer-mean-and-cls-pooling"}  # the README's commands
+    assert not variants & mp.bench_variants.VARIANTS.keys()
+    mp.use_head(head)
+    variant, training, runtime = mp.HEADS[head]
+    assert variants & mp.bench_variants.VARIANTS.keys() == {variant}  # only the chosen head's
+    assert mp.bench_variants.VARIANTS[variant] == ("configs/transformer.yaml", [])
+    assert modeling_bert.BertForSequenceClassification.forward is training
+    assert bert.BertClassifier.forward is runtime
