@@ -3,6 +3,7 @@
     python scripts/weight_averaging_experiment.py record OUT [--config configs/transformer.yaml] \
         [--set KEY=VALUE ...] [--ema 0.99 0.995]
     python scripts/weight_averaging_experiment.py average OUT SOURCE [SOURCE ...] [--template MODEL]
+    python scripts/weight_averaging_experiment.py interpolate OUT MODEL --share 0.2 [--base REF]
     python benchmarks/bench_variants.py --redecide OUT   # thresholds refitted on written validation
 
 Averages of fine-tuned weights are known to hold up better under a shift of distribution than the
@@ -14,7 +15,10 @@ changing what they do, so the model the run saves is bit-identical to one traine
 
 `average` writes a model folder whose encoder weights are the element-wise mean of the sources: model
 folders fine-tuned from one base model (a "soup") or recorded files (a tail of epochs). Every other
-file comes from `--template` (by default the first source that is a folder), and so do its settings:
+file comes from `--template` (by default the first source that is a folder). `interpolate` writes a
+copy of a model folder whose encoder is moved `--share` of the way back to its base model's weights
+(WiSE-FT: what `pretrained_share` does at the end of training, here on a folder already trained, so
+several shares can be compared without training again). Either folder keeps its template's settings:
 - its thresholds: read F1 only after refitting them on the written validation split
   (`bench_variants.py --redecide OUT`: its max_f1 row is the rule training uses);
 - its CPU fast-path choice: the folder scores with the variant the template's measurements pick on
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -36,9 +41,12 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from scamlens.kinds.transformer import trainer
+from scamlens.kinds.transformer.base_model import resolve_base_model
 from scamlens.kinds.transformer.checkpoints import cpu_state
+from scamlens.kinds.transformer.interpolation import pretrained_state, toward_pretrained
 from scamlens.runtime.atomic import atomic_dir
 from scamlens.runtime.bert import WEIGHTS_FILE
+from scamlens.runtime.classifier import CLASSIFIER_FILE
 from scamlens.runtime.folder import write_manifest
 from scamlens.runtime.transformer import ENCODER_DIR
 
@@ -167,6 +175,33 @@ def average(out: Path, sources: Sequence[Path], template: Path | None = None, re
     return out
 
 
+def pretrained_weights(ref: str, labels: int) -> dict[str, torch.Tensor]:
+    """A base model's weights under the names a fine-tuned folder's encoder file uses (its head left out)."""
+    from transformers import AutoModelForSequenceClassification
+
+    source, offline = resolve_base_model(ref)
+    model, loading = AutoModelForSequenceClassification.from_pretrained(
+        source, local_files_only=offline, dtype=torch.float32, num_labels=labels, output_loading_info=True)
+    return pretrained_state(model, loading["missing_keys"])
+
+
+def interpolate(out: Path, folder: Path, share: float, base: str | None = None, replace: bool = False) -> Path:
+    """A copy of the model folder `folder` at `out`, its encoder moved `share` of the way back to `base`
+    (by default the base model it was fine-tuned from); checked before anything is written."""
+    settings = json.loads((folder / CLASSIFIER_FILE).read_text(encoding="utf-8"))
+    base = base or settings["settings"]["params"]["base_model"]
+    if out.exists() and not replace:
+        raise FileExistsError(f"{out} exists: pass --replace to overwrite it")
+    if out.resolve() == folder.resolve():
+        raise ValueError(f"{out} is the input folder: choose another output folder")
+    weights = toward_pretrained(load_file(weights_file(folder)), pretrained_weights(base, len(settings["labels"])), share)
+    with atomic_dir(out) as staging:
+        shutil.copytree(folder, staging, dirs_exist_ok=True)
+        save_file(weights, staging / ENCODER_DIR / WEIGHTS_FILE, metadata={"format": "pt"})
+        write_manifest(staging)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -180,8 +215,16 @@ def main() -> None:
     avg.add_argument("sources", type=Path, nargs="+", help="model folders or recorded .safetensors files")
     avg.add_argument("--template", type=Path, help="the model folder the other files come from")
     avg.add_argument("--replace", action="store_true", help="overwrite an existing output folder")
+    wise = commands.add_parser("interpolate", help="a model folder moved part of the way back to its base model")
+    wise.add_argument("out", type=Path)
+    wise.add_argument("model", type=Path, help="a transformer model folder")
+    wise.add_argument("--share", type=float, required=True, help="the pre-trained weights' share, in [0, 1)")
+    wise.add_argument("--base", help="the base model (default: the one the folder was fine-tuned from)")
+    wise.add_argument("--replace", action="store_true", help="overwrite an existing output folder")
     args = parser.parse_args()
-    if args.command == "record":
+    if args.command == "interpolate":
+        print(f"wrote {interpolate(args.out, args.model, args.share, args.base, args.replace)}")
+    elif args.command == "record":
         print(f"trained: {record(args.out, args.config, args.overrides, args.ema)}; weights in {args.out}")
     else:
         print(f"averaged {len(args.sources)} sources into {average(args.out, args.sources, args.template, args.replace)}")

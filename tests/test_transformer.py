@@ -119,6 +119,36 @@ def test_frozen_layers_keep_the_embeddings_and_the_lowest_layers_as_pre_trained(
     assert not any(n.startswith("encoder.layer.1.") for n in unchanged)  # the layer above still trains
 
 
+def test_pretrained_share_ships_that_share_of_the_pre_trained_encoder_and_the_trained_head(tiny_bert):  # noqa: F811
+    from transformers import AutoModel
+
+    pre_trained = AutoModel.from_pretrained(tiny_bert).state_dict()
+    tuned = make(tiny_bert, epochs=2, learning_rate=1e-2).fit(TRAIN)
+    mixed = make(tiny_bert, epochs=2, learning_rate=1e-2, pretrained_share=0.25).fit(TRAIN)
+    tuned_encoder = tuned.model.bert.state_dict()
+    floats = [n for n, v in mixed.model.bert.state_dict().items() if v.is_floating_point()]
+    assert floats and all(torch.allclose(mixed.model.bert.state_dict()[n],
+                                         0.75 * tuned_encoder[n] + 0.25 * pre_trained[n], atol=1e-6) for n in floats)
+    assert torch.equal(mixed.model.classifier.weight, tuned.model.classifier.weight)  # no pre-trained head
+    # What it predicts (and saves) is the mixed model, not the fine-tuned one.
+    assert not np.allclose(mixed.predict_proba(VALIDATION.texts), tuned.predict_proba(VALIDATION.texts), atol=1e-4)
+
+
+def test_pretrained_share_also_applies_to_the_last_epoch_kept_aside(tiny_bert, monkeypatch):  # noqa: F811
+    from transformers import AutoModel
+
+    pre_trained = AutoModel.from_pretrained(tiny_bert).state_dict()
+    scores = iter([0.9, 0.5])
+    monkeypatch.setattr(TransformerClassifier, "_validation_macro_f1", lambda self, validation: next(scores))
+    classifier = make(tiny_bert, epochs=2, learning_rate=1e-2, pretrained_share=0.5).fit(TRAIN, VALIDATION)
+    plain = make(tiny_bert, epochs=2, learning_rate=1e-2).fit(TRAIN)  # the same steps: its weights are the last epoch's
+    last = classifier.last_epoch_classifier()
+    assert classifier.best_epoch == 1 and last is not None
+    name = "embeddings.word_embeddings.weight"
+    expected = 0.5 * plain.model.bert.state_dict()[name] + 0.5 * pre_trained[name]
+    assert torch.allclose(last.model.bert.state_dict()[name], expected, atol=1e-6)
+
+
 def test_frozen_layers_beyond_the_stack_are_refused(tiny_bert):  # noqa: F811
     with pytest.raises(InputError, match="frozen_layers is 9, but the base model has 2 layers"):
         make(tiny_bert, frozen_layers=9).fit(TRAIN)

@@ -93,3 +93,24 @@ def test_average_writes_a_verified_loadable_folder_holding_the_mean(tiny_bert, t
         wa.average(first, [first, second], replace=True)
     kept = load_file(first / "encoder" / wa.WEIGHTS_FILE)
     assert all(torch.equal(kept[k], weights[k]) for k in weights)
+
+
+def test_interpolate_moves_a_folder_towards_its_base_model_and_keeps_the_head(tiny_bert, tmp_path):  # noqa: F811
+    from transformers import AutoModel
+
+    make(tiny_bert, epochs=1, learning_rate=1e-2).fit(TRAIN).save(tmp_path / "tuned")
+    tuned = load_file(tmp_path / "tuned" / "encoder" / wa.WEIGHTS_FILE)
+    pre_trained = AutoModel.from_pretrained(tiny_bert).state_dict()
+
+    out = wa.interpolate(tmp_path / "wise", tmp_path / "tuned", 0.25)  # the base model read from the folder
+    verify_manifest(out)
+    wise = load_file(out / "encoder" / wa.WEIGHTS_FILE)
+    name = "bert.encoder.layer.0.attention.self.query.weight"
+    assert torch.allclose(wise[name], 0.75 * tuned[name] + 0.25 * pre_trained[name.removeprefix("bert.")], atol=1e-6)
+    assert torch.equal(wise["classifier.weight"], tuned["classifier.weight"])
+    assert Classifier.load(out).predict_proba(["A raid on a scam compound."]).shape == (1, 3)
+    with pytest.raises(FileExistsError, match="pass --replace"):
+        wa.interpolate(out, tmp_path / "tuned", 0.5)
+    with pytest.raises(ValueError, match="is the input folder"):
+        wa.interpolate(tmp_path / "tuned", tmp_path / "tuned", 0.5, replace=True)
+    assert torch.equal(load_file(out / "encoder" / wa.WEIGHTS_FILE)[name], wise[name])  # refusals wrote nothing

@@ -40,6 +40,10 @@ class TransformerConfig(KindConfig):
     # Also keep the lowest N transformer layers as pre-trained (with the embeddings): less of the
     # general representation is bent to the corpus's writing.
     frozen_layers: int = Field(0, ge=0)
+    # After training, move the encoder's weights this share of the way back to the pre-trained ones
+    # (WiSE-FT, interpolation.py): the model ships (1 - share) * fine-tuned + share * pre-trained, its
+    # thresholds and fast path fitted on that. 0 ships the fine-tuned weights.
+    pretrained_share: float = Field(0.0, ge=0, lt=1)
     early_stopping_patience: int = Field(2, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"

@@ -48,6 +48,7 @@ from .checkpoints import (
 )
 from .config import TransformerConfig
 from .fastpath import measure_fast_paths
+from .interpolation import pretrained_state, toward_pretrained
 from .loss import build_loss
 from .optimizer import build_optimizer, freeze_pre_trained
 
@@ -139,6 +140,7 @@ class TransformerClassifier(TransformerPredictor):
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.resume = resume
         self._last_weights: dict[str, torch.Tensor] | None = None
+        self._pretrained: dict[str, torch.Tensor] = {}  # the base model's weights, kept when pretrained_share > 0
 
     @property
     def seed(self) -> int:
@@ -290,11 +292,17 @@ class TransformerClassifier(TransformerPredictor):
         return state, best_weights
 
     def _finish_training(self, state: TrainState, best_weights: dict[str, torch.Tensor] | None) -> None:
-        """Restore the best epoch's weights (keeping the last ones aside) and move the model to the CPU."""
+        """Restore the best epoch's weights (keeping the last ones aside), move them `pretrained_share` of the
+        way back to the pre-trained ones, and move the model to the CPU."""
         self._last_weights = None
+        share = self.settings.pretrained_share
         if best_weights is not None and state.best_epoch != state.epoch:
-            self._last_weights = cpu_state(self.model)
+            self._last_weights = toward_pretrained(cpu_state(self.model), self._pretrained, share)
             self.model.load_state_dict(best_weights)
+        if share:
+            self.model.load_state_dict(toward_pretrained(self.model.state_dict(), self._pretrained, share))
+            logger.info("encoder weights moved %.2f of the way back to the pre-trained ones", share)
+        self._pretrained = {}
         self.history, self.best_epoch = state.history, state.best_epoch
         trained_on_cuda = self.inference_device.type == "cuda"
         self.model.to("cpu").eval()
@@ -340,9 +348,9 @@ class TransformerClassifier(TransformerPredictor):
         source, offline = resolve_base_model(ref, self.settings.allow_network)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
-            self.model = AutoModelForSequenceClassification.from_pretrained(
+            self.model, loading = AutoModelForSequenceClassification.from_pretrained(
                 source, local_files_only=offline, dtype=torch.float32, num_labels=len(self.labels),
-                problem_type="multi_label_classification",
+                problem_type="multi_label_classification", output_loading_info=True,
                 id2label=dict(enumerate(self.labels)), label2id={n: i for i, n in enumerate(self.labels)})
         except OSError as exc:
             if offline and not Path(source).exists():
@@ -350,6 +358,8 @@ class TransformerClassifier(TransformerPredictor):
                               "is false; use a package: reference or a local folder") from exc
             raise
         self._native, self._fast_model = None, None
+        if self.settings.pretrained_share:
+            self._pretrained = pretrained_state(self.model, loading["missing_keys"])
 
 
 
