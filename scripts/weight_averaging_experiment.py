@@ -34,7 +34,7 @@ import argparse
 import contextlib
 import json
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -47,7 +47,7 @@ from scamlens.kinds.transformer.interpolation import pretrained_state, toward_pr
 from scamlens.runtime.atomic import atomic_dir
 from scamlens.runtime.bert import WEIGHTS_FILE
 from scamlens.runtime.classifier import CLASSIFIER_FILE
-from scamlens.runtime.folder import write_manifest
+from scamlens.runtime.folder import META_FILE, write_manifest
 from scamlens.runtime.transformer import ENCODER_DIR
 
 
@@ -157,6 +157,17 @@ def average(out: Path, sources: Sequence[Path], template: Path | None = None, re
     missing = [str(weights_file(s)) for s in inputs if not weights_file(s).is_file()]
     if missing:
         raise FileNotFoundError(f"no weights at {', '.join(missing)}")
+    check_output(out, inputs, replace)
+    weights = mean_state([load_file(weights_file(s)) for s in sources], [str(s) for s in sources])
+    if template.resolve() not in {s.resolve() for s in sources}:  # else mean_state has checked it already
+        require_same_tensors([load_file(weights_file(template)), weights],
+                             [f"template {template}", "the mean of the sources"])
+    return write_folder(out, template, weights)
+
+
+def check_output(out: Path, inputs: Sequence[Path], replace: bool) -> None:
+    """Refuse an output folder that overlaps an input (swapping it in would delete that input) or that
+    exists without `replace`."""
     target = out.resolve()
     for path in inputs:
         path = path.resolve()
@@ -164,42 +175,67 @@ def average(out: Path, sources: Sequence[Path], template: Path | None = None, re
             raise ValueError(f"{out} overlaps the input {path}: choose another output folder")
     if out.exists() and not replace:
         raise FileExistsError(f"{out} exists: pass --replace to overwrite it")
-    weights = mean_state([load_file(weights_file(s)) for s in sources], [str(s) for s in sources])
-    if template.resolve() not in {s.resolve() for s in sources}:  # else mean_state has checked it already
-        require_same_tensors([load_file(weights_file(template)), weights],
-                             [f"template {template}", "the mean of the sources"])
+
+
+def write_folder(out: Path, template: Path, weights: dict[str, torch.Tensor],
+                 edit: Callable[[Path], None] | None = None) -> Path:
+    """`template`'s files at `out` with `weights` as the encoder's (and `edit` applied to the staged
+    folder), swapped in atomically so a failure leaves an existing `out` as it was."""
     with atomic_dir(out) as staging:
         shutil.copytree(template, staging, dirs_exist_ok=True)
         save_file(weights, staging / ENCODER_DIR / WEIGHTS_FILE, metadata={"format": "pt"})
+        if edit is not None:
+            edit(staging)
         write_manifest(staging)
     return out
 
 
-def pretrained_weights(ref: str, labels: int) -> dict[str, torch.Tensor]:
-    """A base model's weights under the names a fine-tuned folder's encoder file uses (its head left out)."""
+def pretrained_weights(ref: str, labels: int) -> tuple[dict[str, torch.Tensor], set[str]]:
+    """A base model's weights under the names a fine-tuned folder's encoder file uses, and the names
+    the base model does not hold (the new head's)."""
     from transformers import AutoModelForSequenceClassification
 
     source, offline = resolve_base_model(ref)
     model, loading = AutoModelForSequenceClassification.from_pretrained(
         source, local_files_only=offline, dtype=torch.float32, num_labels=labels, output_loading_info=True)
-    return pretrained_state(model, loading["missing_keys"])
+    return pretrained_state(model, loading["missing_keys"]), set(loading["missing_keys"])
 
 
 def interpolate(out: Path, folder: Path, share: float, base: str | None = None, replace: bool = False) -> Path:
     """A copy of the model folder `folder` at `out`, its encoder moved `share` of the way back to `base`
-    (by default the base model it was fine-tuned from); checked before anything is written."""
+    (by default the base model it was fine-tuned from); checked before anything is written.
+
+    The copy records the share it now holds in its settings: a folder trained with a share s0 and moved
+    by `share` holds 1 - (1 - s0) * (1 - share) of the pre-trained weights.
+    """
+    if not 0 <= share < 1:
+        raise ValueError(f"--share must be in [0, 1); got {share}")
+    if not weights_file(folder).is_file():
+        raise FileNotFoundError(f"no weights at {weights_file(folder)}")
+    check_output(out, [folder], replace)
     settings = json.loads((folder / CLASSIFIER_FILE).read_text(encoding="utf-8"))
-    base = base or settings["settings"]["params"]["base_model"]
-    if out.exists() and not replace:
-        raise FileExistsError(f"{out} exists: pass --replace to overwrite it")
-    if out.resolve() == folder.resolve():
-        raise ValueError(f"{out} is the input folder: choose another output folder")
-    weights = toward_pretrained(load_file(weights_file(folder)), pretrained_weights(base, len(settings["labels"])), share)
-    with atomic_dir(out) as staging:
-        shutil.copytree(folder, staging, dirs_exist_ok=True)
-        save_file(weights, staging / ENCODER_DIR / WEIGHTS_FILE, metadata={"format": "pt"})
-        write_manifest(staging)
-    return out
+    params = settings["settings"]["params"]
+    base = base or params["base_model"]
+    tuned = load_file(weights_file(folder))
+    pretrained, head = pretrained_weights(base, len(settings["labels"]))
+    unmatched = sorted(k for k, v in tuned.items() if v.is_floating_point() and k not in pretrained and k not in head)
+    if unmatched:
+        raise ValueError(f"base model {base!r} holds no weight {unmatched[0]!r} of {folder} "
+                         f"({len(unmatched)} such): it is not the model the folder was fine-tuned from")
+    held = round(1 - (1 - params.get("pretrained_share", 0.0)) * (1 - share), 12)
+
+    def record_share(staging: Path) -> None:  # classifier.json's settings.params, and meta.json's settings
+        for name, keys in ((CLASSIFIER_FILE, ("settings", "params")), (META_FILE, ("settings",))):
+            if not (staging / name).is_file():  # a folder saved outside training has no meta.json
+                continue
+            record = json.loads((staging / name).read_text(encoding="utf-8"))
+            target = record
+            for key in keys:
+                target = target.setdefault(key, {})
+            target["pretrained_share"] = held
+            (staging / name).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+    return write_folder(out, folder, toward_pretrained(tuned, pretrained, share), record_share)
 
 
 def main() -> None:

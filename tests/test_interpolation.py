@@ -46,3 +46,8 @@ def test_pretrained_state_copies_what_the_checkpoint_held_and_leaves_out_the_new
     with torch.no_grad():
         model[0].weight.add_(1.0)
     assert not torch.equal(state["0.weight"], model[0].weight)  # a copy, not a view
+
+
+def test_pre_trained_weights_the_model_lacks_are_named():
+    with pytest.raises(ValueError, match="hold 1 the model lacks, such as 'extra'"):
+        toward_pretrained({"w": torch.zeros(2)}, {"w": torch.zeros(2), "extra": torch.zeros(1)}, 0.5)

@@ -134,19 +134,38 @@ def test_pretrained_share_ships_that_share_of_the_pre_trained_encoder_and_the_tr
     assert not np.allclose(mixed.predict_proba(VALIDATION.texts), tuned.predict_proba(VALIDATION.texts), atol=1e-4)
 
 
-def test_pretrained_share_also_applies_to_the_last_epoch_kept_aside(tiny_bert, monkeypatch):  # noqa: F811
+def test_pretrained_share_moves_the_restored_best_epoch_and_the_last_epoch_kept_aside(tiny_bert, tmp_path, monkeypatch):  # noqa: F811
+    from safetensors.torch import load_file
     from transformers import AutoModel
 
     pre_trained = AutoModel.from_pretrained(tiny_bert).state_dict()
     scores = iter([0.9, 0.5])
     monkeypatch.setattr(TransformerClassifier, "_validation_macro_f1", lambda self, validation: next(scores))
-    classifier = make(tiny_bert, epochs=2, learning_rate=1e-2, pretrained_share=0.5).fit(TRAIN, VALIDATION)
-    plain = make(tiny_bert, epochs=2, learning_rate=1e-2).fit(TRAIN)  # the same steps: its weights are the last epoch's
-    last = classifier.last_epoch_classifier()
-    assert classifier.best_epoch == 1 and last is not None
+    classifier = make(tiny_bert, epochs=2, learning_rate=1e-2, pretrained_share=0.5,
+                      checkpoint_dir=tmp_path).fit(TRAIN, VALIDATION)
+    assert classifier.best_epoch == 1
     name = "embeddings.word_embeddings.weight"
+    best = load_file(tmp_path / CHECKPOINT_SUBDIR / "best.safetensors")["bert." + name]  # as fine-tuned
+    assert torch.allclose(classifier.model.bert.state_dict()[name], 0.5 * best + 0.5 * pre_trained[name], atol=1e-6)
+    plain = make(tiny_bert, epochs=2, learning_rate=1e-2).fit(TRAIN)  # the same steps: the last epoch's weights
+    last = classifier.last_epoch_classifier()
+    assert last is not None
     expected = 0.5 * plain.model.bert.state_dict()[name] + 0.5 * pre_trained[name]
     assert torch.allclose(last.model.bert.state_dict()[name], expected, atol=1e-6)
+
+
+def test_pretrained_share_leaves_weights_the_base_model_lacked_as_trained(tiny_bert, tmp_path):  # noqa: F811
+    from safetensors.torch import load_file, save_file
+
+    base = tmp_path / "no-pooler"
+    shutil.copytree(tiny_bert, base)
+    weights = load_file(base / "model.safetensors")
+    save_file({k: v for k, v in weights.items() if "pooler" not in k}, base / "model.safetensors",
+              metadata={"format": "pt"})
+    tuned = make(base, epochs=2, learning_rate=1e-2).fit(TRAIN).model.bert.state_dict()
+    mixed = make(base, epochs=2, learning_rate=1e-2, pretrained_share=0.5).fit(TRAIN).model.bert.state_dict()
+    assert torch.equal(mixed["pooler.dense.weight"], tuned["pooler.dense.weight"])  # randomly initialised: not moved
+    assert not torch.allclose(mixed["embeddings.word_embeddings.weight"], tuned["embeddings.word_embeddings.weight"])
 
 
 def test_frozen_layers_beyond_the_stack_are_refused(tiny_bert):  # noqa: F811

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
 
 import pytest
@@ -109,8 +111,36 @@ def test_interpolate_moves_a_folder_towards_its_base_model_and_keeps_the_head(ti
     assert torch.allclose(wise[name], 0.75 * tuned[name] + 0.25 * pre_trained[name.removeprefix("bert.")], atol=1e-6)
     assert torch.equal(wise["classifier.weight"], tuned["classifier.weight"])
     assert Classifier.load(out).predict_proba(["A raid on a scam compound."]).shape == (1, 3)
+    params = json.loads((out / "classifier.json").read_text())["settings"]["params"]
+    assert params["pretrained_share"] == 0.25  # the copy says what it holds
+    twice = wa.interpolate(tmp_path / "twice", out, 0.5)
+    assert json.loads((twice / "classifier.json").read_text())["settings"]["params"]["pretrained_share"] == pytest.approx(0.625)
+
+    # Every check runs before anything is written: neither the output nor the input changes.
     with pytest.raises(FileExistsError, match="pass --replace"):
         wa.interpolate(out, tmp_path / "tuned", 0.5)
-    with pytest.raises(ValueError, match="is the input folder"):
+    with pytest.raises(ValueError, match="overlaps the input"):
         wa.interpolate(tmp_path / "tuned", tmp_path / "tuned", 0.5, replace=True)
-    assert torch.equal(load_file(out / "encoder" / wa.WEIGHTS_FILE)[name], wise[name])  # refusals wrote nothing
+    with pytest.raises(ValueError, match="overlaps the input"):
+        wa.interpolate(tmp_path / "tuned" / "inner", tmp_path / "tuned", 0.5)
+    with pytest.raises(ValueError, match=r"--share must be in \[0, 1\)"):
+        wa.interpolate(tmp_path / "other", tmp_path / "tuned", 1.0)
+    assert torch.equal(load_file(out / "encoder" / wa.WEIGHTS_FILE)[name], wise[name])
+    assert torch.equal(load_file(tmp_path / "tuned" / "encoder" / wa.WEIGHTS_FILE)[name], tuned[name])
+    assert not (tmp_path / "tuned" / "inner").exists()
+
+
+def test_interpolate_refuses_a_base_model_the_folder_was_not_fine_tuned_from(tiny_bert, tmp_path):  # noqa: F811
+    from safetensors.torch import save_file
+
+    make(tiny_bert, epochs=1).fit(TRAIN).save(tmp_path / "tuned")
+    smaller = tmp_path / "smaller"
+    shutil.copytree(tiny_bert, smaller)
+    weights = load_file(smaller / "model.safetensors")
+    save_file({k: v for k, v in weights.items() if not k.startswith("encoder.layer.1.")}, smaller / "model.safetensors",
+              metadata={"format": "pt"})
+    config = json.loads((smaller / "config.json").read_text())
+    (smaller / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 1}))
+    with pytest.raises(ValueError, match="holds no weight 'bert.encoder.layer.1.*it is not the model"):
+        wa.interpolate(tmp_path / "out", tmp_path / "tuned", 0.2, base=str(smaller))
+    assert not (tmp_path / "out").exists()

@@ -42,7 +42,8 @@ class TransformerConfig(KindConfig):
     frozen_layers: int = Field(0, ge=0)
     # After training, move the encoder's weights this share of the way back to the pre-trained ones
     # (WiSE-FT, interpolation.py): the model ships (1 - share) * fine-tuned + share * pre-trained, its
-    # thresholds and fast path fitted on that. 0 ships the fine-tuned weights.
+    # thresholds and fast path fitted on that (the best epoch is still chosen on the fine-tuned
+    # weights). 0 ships the fine-tuned weights.
     pretrained_share: float = Field(0.0, ge=0, lt=1)
     early_stopping_patience: int = Field(2, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -66,6 +66,8 @@ _RESUME_KEYS = ("base_model", "max_length", "batch_size", "gradient_accumulation
 # Settings added after checkpoints were first written: at their defaults they stay out of the
 # signature, so a checkpoint written before they existed still resumes.
 _ADDED_RESUME_KEYS = ("freeze_embeddings", "frozen_layers")
+# pretrained_share is left out on purpose: it acts after the last epoch, on weights checkpoints do
+# not hold, so a run may resume under another share.
 
 
 def seed_everything(seed: int) -> None:
@@ -300,6 +302,8 @@ class TransformerClassifier(TransformerPredictor):
             self._last_weights = toward_pretrained(cpu_state(self.model), self._pretrained, share)
             self.model.load_state_dict(best_weights)
         if share:
+            if not self._pretrained:
+                raise RuntimeError("pretrained_share is set but the base model's weights were not kept")
             self.model.load_state_dict(toward_pretrained(self.model.state_dict(), self._pretrained, share))
             logger.info("encoder weights moved %.2f of the way back to the pre-trained ones", share)
         self._pretrained = {}
