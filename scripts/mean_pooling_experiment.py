@@ -58,7 +58,7 @@ def both_training_forward(self, input_ids=None, attention_mask=None, token_type_
 
 def both_runtime_forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     states = self.encode(input_ids, attention_mask)
-    return self.classifier(torch.tanh(self.pooler(states[:, 0])) + masked_mean(states, attention_mask))
+    return self.classifier(self.pool(states) + masked_mean(states, attention_mask))
 
 
 # head -> (variant name, training forward, runtime forward)

@@ -41,7 +41,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from scamlens.kinds.transformer import trainer
-from scamlens.kinds.transformer.base_model import resolve_base_model
+from scamlens.kinds.transformer.base_model import load_base_model
 from scamlens.kinds.transformer.checkpoints import cpu_state
 from scamlens.kinds.transformer.interpolation import pretrained_state, toward_pretrained
 from scamlens.runtime.atomic import atomic_dir
@@ -190,15 +190,11 @@ def write_folder(out: Path, template: Path, weights: dict[str, torch.Tensor],
     return out
 
 
-def pretrained_weights(ref: str, labels: int) -> tuple[dict[str, torch.Tensor], set[str]]:
+def pretrained_weights(ref: str, labels: Sequence[str]) -> tuple[dict[str, torch.Tensor], set[str]]:
     """A base model's weights under the names a fine-tuned folder's encoder file uses, and the names
     the base model does not hold (the new head's)."""
-    from transformers import AutoModelForSequenceClassification
-
-    source, offline = resolve_base_model(ref)
-    model, loading = AutoModelForSequenceClassification.from_pretrained(
-        source, local_files_only=offline, dtype=torch.float32, num_labels=labels, output_loading_info=True)
-    return pretrained_state(model, loading["missing_keys"]), set(loading["missing_keys"])
+    _, model, newly_initialized = load_base_model(ref, labels)
+    return pretrained_state(model, newly_initialized), newly_initialized
 
 
 def interpolate(out: Path, folder: Path, share: float, base: str | None = None, replace: bool = False) -> Path:
@@ -217,7 +213,7 @@ def interpolate(out: Path, folder: Path, share: float, base: str | None = None, 
     params = settings["settings"]["params"]
     base = base or params["base_model"]
     tuned = load_file(weights_file(folder))
-    pretrained, head = pretrained_weights(base, len(settings["labels"]))
+    pretrained, head = pretrained_weights(base, settings["labels"])
     unmatched = sorted(k for k, v in tuned.items() if v.is_floating_point() and k not in pretrained and k not in head)
     if unmatched:
         raise ValueError(f"base model {base!r} holds no weight {unmatched[0]!r} of {folder} "

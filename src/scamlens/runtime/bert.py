@@ -91,8 +91,12 @@ class BertClassifier(nn.Module):
             x = layer(x, mask)
         return x
 
+    def pool(self, states: torch.Tensor) -> torch.Tensor:
+        """BERT's pooler: tanh of a dense layer over the [CLS] token's state, (batch, hidden)."""
+        return torch.tanh(self.pooler(states[:, 0]))
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.tanh(self.pooler(self.encode(input_ids, attention_mask)[:, 0])))
+        return self.classifier(self.pool(self.encode(input_ids, attention_mask)))
 
 
 def _rename(key: str) -> str | None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from importlib import import_module
 from pathlib import Path
+from typing import Any
 
 from ...runtime.errors import InputError, MissingError
 
@@ -33,6 +35,29 @@ def resolve_base_model(ref: str, allow_network: bool = False) -> tuple[str, bool
             raise MissingError(f"base model folder {path} does not exist")
         return str(hf_model_dir(path)), True
     return ref, not allow_network
+
+
+def load_base_model(ref: str, labels: Sequence[str], allow_network: bool = False) -> tuple[Any, Any, set[str]]:
+    """The tokenizer and a fresh multi-label classifier over the base model `ref` (see resolve_base_model),
+    and the names of the weights its checkpoint did not hold (the new head's), from Hugging Face's
+    `missing_keys`.
+    """
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    source, offline = resolve_base_model(ref, allow_network)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
+        model, loading = AutoModelForSequenceClassification.from_pretrained(
+            source, local_files_only=offline, dtype=torch.float32, num_labels=len(labels),
+            problem_type="multi_label_classification", output_loading_info=True,
+            id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)})
+    except OSError as exc:
+        if offline and not Path(source).exists():
+            raise MissingError(f"base model {ref!r} is not in the local Hugging Face cache and allow_network "
+                               "is false; use a package: reference or a local folder") from exc
+        raise
+    return tokenizer, model, set(loading["missing_keys"])
 
 
 def package_model_path(package: str) -> Path:

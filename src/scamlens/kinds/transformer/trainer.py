@@ -29,7 +29,7 @@ from ...runtime import bert
 from ...runtime import transformer as runtime_transformer
 from ...runtime.classifier import LabelledTexts, MetricsLogger
 from ...runtime.decision import apply_thresholds, tune_thresholds
-from ...runtime.errors import InputError, MissingError
+from ...runtime.errors import InputError
 from ...runtime.transformer import (
     TransformerPredictor,
     autocast,
@@ -37,7 +37,7 @@ from ...runtime.transformer import (
     resolve_device,
     resolve_precision,
 )
-from .base_model import resolve_base_model
+from .base_model import load_base_model
 from .checkpoints import (
     CHECKPOINT_STATE_FILE,
     CHECKPOINT_SUBDIR,
@@ -346,25 +346,11 @@ class TransformerClassifier(TransformerPredictor):
 
     # --- helpers -------------------------------------------------------------------------------
     def _load_base_model(self) -> None:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-        ref = self.settings.base_model
-        source, offline = resolve_base_model(ref, self.settings.allow_network)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
-            self.model, loading = AutoModelForSequenceClassification.from_pretrained(
-                source, local_files_only=offline, dtype=torch.float32, num_labels=len(self.labels),
-                problem_type="multi_label_classification", output_loading_info=True,
-                id2label=dict(enumerate(self.labels)), label2id={n: i for i, n in enumerate(self.labels)})
-        except OSError as exc:
-            if offline and not Path(source).exists():
-                raise MissingError(f"base model {ref!r} is not in the local Hugging Face cache and allow_network "
-                              "is false; use a package: reference or a local folder") from exc
-            raise
+        self.tokenizer, self.model, newly_initialized = load_base_model(
+            self.settings.base_model, self.labels, self.settings.allow_network)
         self._native, self._fast_model = None, None
         if self.settings.pretrained_share:
-            self._pretrained = pretrained_state(self.model, loading["missing_keys"])
-
+            self._pretrained = pretrained_state(self.model, newly_initialized)
 
 
 def validation_macro_f1(data: LabelledTexts, scores: np.ndarray, thresholds: np.ndarray,
