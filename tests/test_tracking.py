@@ -115,3 +115,27 @@ def test_fetch_errors_name_the_uri_and_leave_no_partial_copy(trained_baseline) -
     with pytest.raises(TrackingError, match=r"name a version number or an alias .*not a stage"):
         download_model("models:/tiny-baseline/Production", uri)
     assert (sorted(cache_root().iterdir()) if cache_root().exists() else []) == before
+
+
+def test_a_sqlite_store_keeps_new_experiments_artifacts_beside_it(tmp_path: Path, baseline_config,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow import MlflowClient
+
+    from scamlens.tracking import artifact_root
+    from scamlens.training import train
+
+    assert artifact_root("sqlite:////srv/mlflow/store.db") == "file:///srv/mlflow/mlartifacts"
+    assert artifact_root("http://mlflow.internal:5000") is None
+    assert artifact_root("sqlite:///:memory:") is None
+
+    monkeypatch.chdir(tmp_path)  # MLflow's own default would write ./mlruns here
+    store = tmp_path / "shared-store" / "runs.db"
+    store.parent.mkdir()
+    uri = f"sqlite:///{store}"
+    config = baseline_config.model_copy(update={"tracking": baseline_config.tracking.model_copy(
+        update={"enabled": True, "uri": uri, "experiment": "own", "registered_model": None})})
+    result = train(config)
+    run = MlflowClient(tracking_uri=uri).get_run(result.run_id)
+    assert run.info.artifact_uri.startswith((store.parent / "mlartifacts").as_uri() + "/")
+    assert any((store.parent / "mlartifacts").rglob("meta.json"))
+    assert not (tmp_path / "mlruns").exists()

@@ -48,8 +48,8 @@ def _loaded(device: str) -> Model:
 
 def load(device: str = "cpu", operating_point: str | None = None) -> Model:
     """The packaged model, loaded once per device (its files are checked against their sha256
-    manifest). `operating_point`: named thresholds instead of the default ones, e.g. "feed" for a raw
-    news feed, on the same loaded classifier; `load().operating_points()` lists them."""
+    manifest). `operating_point`: one of the model's named sets of thresholds instead of the default
+    ones, on the same loaded classifier; `load().operating_points()` lists them."""
     return _loaded(device).at(operating_point)
 
 

@@ -1,37 +1,35 @@
-"""The model card (README.md of a model folder), rendered from what training actually saw."""
+"""The model card (README.md of a model folder), rendered from what training actually saw.
+
+What the card says of the task itself (its summary, intended use, misuse, data and limits) comes from
+the label file's `card:` section (`scamlens.data.labels.CARD_FIELDS`): a user's own label set gets a
+card about its own task, and one without that section gets only what training measured.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .data.labels import LabelSet
 
 _TEMPLATE = """\
 # {name}: scamlens {kind} classifier
 
-Multi-label classifier for English news text about online scam operations. Each text gets an
-independent score in [0, 1] for every label below and carries the labels whose score reaches the
-label's threshold (any subset, or none).
+{summary}Each text gets an independent score in [0, 1] for every label below and carries the labels
+whose score reaches the label's threshold (any subset, or none).
 
 ## Labels
 {label_table}
-
-## Intended use
-Triage and monitoring of English-language news, NGO and government text: finding reports of scam
-compounds and fraud rings, deportations of foreign nationals, and help for people trafficked into
-forced criminality; routing them to analysts who read the evidence before acting.
-
+{intended_use}
 ## Out of scope and misuse
-- Decisions about individual people (immigration status, guilt, victimhood): the model classifies
-  text about events, not people, and is wrong on a share of texts (see metrics).
-- Languages other than English, and registers far from news (chat logs, legal filings in full).
-- Treating a missing label as proof that a text is harmless: recall is below 1.
+{out_of_scope}- Treating a missing label as proof that a text is off-theme: recall is below 1 (see metrics).
 
 ## Training data
 - Corpus fingerprint: `{fingerprint}`
 - Examples: {split_counts}
 - Positives per label in training: {train_positives}
-- The bundled corpus is hand-written, news-style English with invented people and figures; see
-  `data/README.md` in the scamlens repository for its card.
-
+{training_data}
 ## Metrics on the test split
 | label | precision | recall | F1 | average precision | support | threshold |
 |---|---|---|---|---|---|---|
@@ -47,8 +45,7 @@ Hamming loss {hamming_loss:.3f} (validation macro F1 {val_macro_f1:.3f}).
 {settings}
 
 ## Limits
-- English only; trained on news register. Headlines, sentences, paragraphs and articles were seen.
-- {long_texts}
+{limits}- {long_texts}
 - Thresholds were tuned on the validation split ({policy}); move them for more precision or recall.
 
 ## How to use
@@ -56,11 +53,28 @@ Hamming loss {hamming_loss:.3f} (validation macro F1 {val_macro_f1:.3f}).
 import scamlens
 
 model = scamlens.load("path/to/this/folder")        # or "models:/<name>@champion"
-prediction = model.predict("Immigration put 40 suspects on a flight home after the raid.")
+prediction = model.predict({example})
 prediction["labels"], prediction["scores"], prediction["evidence"]
 ```
 Versions: {versions}. MLflow run: `{run_id}`.
 """
+DEFAULT_EXAMPLE = "The text to classify."
+
+
+def _bullets(lines: list[str]) -> str:
+    return "".join(f"- {line}\n" for line in lines)
+
+
+def _task_parts(card: dict[str, Any]) -> dict[str, str]:
+    """The card's words for the task, from the label file's `card:` section; empty where it has none."""
+    return {
+        "summary": f"{card['summary']}\n" if card.get("summary") else "",
+        "intended_use": f"\n## Intended use\n{card['intended_use']}\n" if card.get("intended_use") else "",
+        "out_of_scope": _bullets(card.get("out_of_scope", [])),
+        "training_data": f"- {card['training_data']}\n" if card.get("training_data") else "",
+        "limits": _bullets(card.get("limits", [])),
+        "example": json.dumps(card.get("example") or DEFAULT_EXAMPLE, ensure_ascii=False),
+    }
 
 
 POLICY_WORDS = {
@@ -125,7 +139,9 @@ def _operating_point_lines(meta: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render_card(meta: dict[str, Any], definitions: dict[str, str]) -> str:
+def render_card(meta: dict[str, Any], label_set: LabelSet) -> str:
+    """The model card for a model folder's meta.json, in the words of its label file."""
+    definitions = label_set.definitions
     test, validation = meta["metrics"]["test"], meta["metrics"]["validation"]
     labels, thresholds = meta["labels"], meta["thresholds"]
     label_table = "\n".join(f"- `{n}`: {definitions.get(n, '').strip() or '(no definition given)'}" for n in labels)
@@ -150,5 +166,5 @@ def render_card(meta: dict[str, Any], definitions: dict[str, str]) -> str:
         val_macro_f1=validation["macro_f1"], settings=setting_lines, decisions=decisions, policy=policy,
         long_texts=_long_text_line(meta["kind"], meta.get("chunking", {}), pooling),
         versions=", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
-        run_id=meta.get("mlflow", {}).get("run_id") or "not tracked",
+        run_id=meta.get("mlflow", {}).get("run_id") or "not tracked", **_task_parts(label_set.card),
     )

@@ -1,7 +1,8 @@
 """MLflow tracking and the model registry; with fetch.py, the only scamlens modules that import mlflow.
 
 By default runs go to an embedded SQLite store, ``<output_dir>/mlflow.db``, with artifacts beside it
-in ``<output_dir>/mlartifacts``; ``tracking.uri`` or ``MLFLOW_TRACKING_URI`` point elsewhere.
+in ``<output_dir>/mlartifacts``; ``tracking.uri`` or ``MLFLOW_TRACKING_URI`` point elsewhere. Any
+SQLite file keeps a new experiment's artifacts beside it the same way; a server decides for itself.
 Each run logs the flattened config, per-epoch and final metrics, the dataset as an MLflow dataset
 input carrying the corpus fingerprint, and the model as a pyfunc registered with alias "challenger".
 """
@@ -41,6 +42,16 @@ def resolve_uri(cfg: TrackingConfig | None = None, output_dir: str | Path = "tra
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"]
     return f"sqlite:///{(Path(output_dir) / DB_FILE).resolve()}"
+
+
+def artifact_root(uri: str) -> str | None:
+    """Where a new experiment in the store at `uri` keeps its artifacts: `mlartifacts` beside a SQLite
+    file (MLflow's own default is ./mlruns under whatever folder the command ran from); None for any
+    other store, which decides for itself."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix) or uri[len(prefix):] in ("", ":memory:"):
+        return None
+    return (Path(uri[len(prefix):]).parent / ARTIFACTS_DIR).resolve().as_uri()
 
 
 def _use_store(uri: str) -> None:
@@ -108,8 +119,6 @@ class Tracker:
         self.config = config
         self.enabled = config.tracking.enabled
         self.uri = resolve_uri(config.tracking, config.output_dir) if self.enabled else None
-        # Only the embedded default store keeps its artifacts beside it; other stores decide themselves.
-        self.default_store = self.enabled and not config.tracking.uri and not os.environ.get("MLFLOW_TRACKING_URI")
         self.run_id: str | None = None
         self.registered_version: str | None = None
 
@@ -123,10 +132,8 @@ class Tracker:
         _use_store(self.uri)
         experiment = mlflow.get_experiment_by_name(self.config.tracking.experiment)
         if experiment is None:
-            location = None
-            if self.default_store:
-                location = (Path(self.config.output_dir) / ARTIFACTS_DIR).resolve().as_uri()
-            experiment_id = mlflow.create_experiment(self.config.tracking.experiment, artifact_location=location)
+            experiment_id = mlflow.create_experiment(self.config.tracking.experiment,
+                                                     artifact_location=artifact_root(self.uri))
         else:
             experiment_id = experiment.experiment_id
         run = mlflow.start_run(experiment_id=experiment_id, run_name=self.config.name)

@@ -115,7 +115,7 @@ def write_model_folder(classifier: Classifier, meta: dict[str, Any], config: Run
             write_calibration(staging, calibration)
         (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         (staging / CONFIG_FILE).write_text(dump_config(config), encoding="utf-8")
-        (staging / CARD_FILE).write_text(render_card(meta, labels.definitions), encoding="utf-8")
+        (staging / CARD_FILE).write_text(render_card(meta, labels), encoding="utf-8")
         write_manifest(staging)
     return target
 

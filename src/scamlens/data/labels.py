@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,10 +22,12 @@ class LabelError(ScamlensError, ValueError):
 
 @dataclass(frozen=True)
 class LabelSet:
-    """An ordered set of label names with optional one-line definitions."""
+    """An ordered set of label names with optional one-line definitions, and what a model card should
+    say of the task they describe (`card`, see CARD_FIELDS)."""
 
     names: tuple[str, ...]
     definitions: dict[str, str] = field(default_factory=dict, compare=False)
+    card: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if not self.names:
@@ -74,8 +77,41 @@ class LabelSet:
         return {"labels": [{"name": n, "definition": self.definitions.get(n, "")} for n in self.names]}
 
 
+# What a label file's optional `card:` section may hold: the words a model card uses for the task,
+# which belong to the label set, not to scamlens (a card without them says only what training saw).
+CARD_FIELDS: dict[str, type] = {
+    "summary": str,        # one paragraph: what the classifier is for, e.g. "... English news about ..."
+    "intended_use": str,   # who should use it, and how
+    "out_of_scope": list,  # misuses, one line each
+    "training_data": str,  # where the corpus comes from and where its card is
+    "limits": list,        # what the corpus did not cover, one line each
+    "example": str,        # a text for the card's usage snippet
+}
+
+
+def _read_card(raw: Any, path: Path) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise LabelError(f"{path}: card: expected a mapping of {', '.join(CARD_FIELDS)}, got {raw!r}")
+    card: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in CARD_FIELDS:
+            raise LabelError(f"{path}: card.{key}: unknown field; expected one of {', '.join(CARD_FIELDS)}")
+        if CARD_FIELDS[key] is list:
+            if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+                raise LabelError(f"{path}: card.{key}: expected a list of non-empty strings, got {value!r}")
+            card[key] = [" ".join(v.split()) for v in value]
+        elif not isinstance(value, str) or not value.strip():
+            raise LabelError(f"{path}: card.{key}: expected a non-empty string, got {value!r}")
+        else:
+            card[key] = " ".join(value.split())
+    return card
+
+
 def load_labels(path: str | Path) -> LabelSet:
-    """Read a labels YAML file: ``labels: [{name, definition}, ...]`` or a plain list of names."""
+    """Read a labels YAML file: ``labels: [{name, definition}, ...]`` or a plain list of names, and an
+    optional ``card:`` mapping (CARD_FIELDS) that the model card's wording comes from."""
     import yaml
 
     path = Path(path)
@@ -97,7 +133,8 @@ def load_labels(path: str | Path) -> LabelSet:
             definitions[entry["name"]] = str(entry.get("definition", "")).strip()
         else:
             raise LabelError(f"{path}: labels[{i}]: expected a name or {{name, definition}}, got {entry!r}")
+    card = _read_card(raw.get("card") if isinstance(raw, dict) else None, path)
     try:
-        return LabelSet(tuple(names), definitions)
+        return LabelSet(tuple(names), definitions, card)
     except LabelError as exc:
         raise LabelError(f"{path}: {exc}") from None
