@@ -58,9 +58,13 @@ def test_the_label_files_card_section_is_what_the_card_says(tmp_path: Path, trai
 def test_the_bundled_labels_card_is_the_projects(trained_baseline) -> None:
     _, result = trained_baseline
     card = (result.best_dir / "README.md").read_text()
-    assert "Multi-label classifier for English news text about online scam operations." in card
-    assert "## Intended use\nTriage and monitoring" in card
-    assert load_labels(LABELS_FILE).card["example"] in card
+    bundled = load_labels(LABELS_FILE).card
+    assert card.startswith("# baseline: scamlens tfidf classifier\n\n" + bundled["summary"] + "\nEach text")
+    assert f"## Intended use\n{bundled['intended_use']}\n" in card
+    assert "## Out of scope and misuse\n" + "".join(f"- {line}\n" for line in bundled["out_of_scope"]) in card
+    assert f"- {bundled['training_data']}\n\n## Metrics on the test split" in card
+    assert "## Limits\n" + "".join(f"- {line}\n" for line in bundled["limits"]) + "- Long texts" in card
+    assert f'model.predict("{bundled["example"]}")' in card
 
 
 @pytest.mark.parametrize(("card", "message"), [

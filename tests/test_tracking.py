@@ -124,8 +124,11 @@ def test_a_sqlite_store_keeps_new_experiments_artifacts_beside_it(tmp_path: Path
     from scamlens.tracking import artifact_root
     from scamlens.training import train
 
-    assert artifact_root("sqlite:////srv/mlflow/store.db") == "file:///srv/mlflow/mlartifacts"
+    beside = (tmp_path / "my dir" / "mlartifacts").resolve().as_uri()
+    assert artifact_root(f"sqlite:///{tmp_path}/my dir/store.db") == beside
+    assert artifact_root(f"sqlite+pysqlite:///{tmp_path}/my%20dir/store.db?timeout=5") == beside
     assert artifact_root("http://mlflow.internal:5000") is None
+    assert artifact_root("databricks") is None
     assert artifact_root("sqlite:///:memory:") is None
 
     monkeypatch.chdir(tmp_path)  # MLflow's own default would write ./mlruns here

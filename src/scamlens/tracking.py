@@ -47,11 +47,18 @@ def resolve_uri(cfg: TrackingConfig | None = None, output_dir: str | Path = "tra
 def artifact_root(uri: str) -> str | None:
     """Where a new experiment in the store at `uri` keeps its artifacts: `mlartifacts` beside a SQLite
     file (MLflow's own default is ./mlruns under whatever folder the command ran from); None for any
-    other store, which decides for itself."""
-    prefix = "sqlite:///"
-    if not uri.startswith(prefix) or uri[len(prefix):] in ("", ":memory:"):
+    other store, which decides for itself. The file is found as SQLAlchemy finds it (driver, case,
+    percent-encoding and query string included)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(uri)
+    except ArgumentError:
         return None
-    return (Path(uri[len(prefix):]).parent / ARTIFACTS_DIR).resolve().as_uri()
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return (Path(url.database).parent / ARTIFACTS_DIR).resolve().as_uri()
 
 
 def _use_store(uri: str) -> None:
