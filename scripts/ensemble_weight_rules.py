@@ -29,6 +29,7 @@ import numpy as np
 from sklearn.metrics import average_precision_score, log_loss
 
 import scamlens
+from scamlens.data.labels import LabelSet
 from scamlens.evaluation.labelled import evaluation_data
 from scamlens.evaluation.metrics import multilabel_report
 from scamlens.kinds.ensemble import weight_grid
@@ -85,7 +86,8 @@ def main() -> None:
     examples = {k: evaluation_data(baseline, v, args.text_root).examples
                 for k, v in {"validation": "validation", "realdev": args.realdev}.items()}
     texts = {k: [e.text for e in ex] for k, ex in examples.items()}
-    y = {k: np.array([[int(label in e.labels) for label in labels] for e in ex]) for k, ex in examples.items()}
+    label_set = LabelSet(labels)
+    y = {k: label_set.encode_many([e.labels for e in ex]).astype(int) for k, ex in examples.items()}
     baseline_scores = {k: baseline.predict_proba(t) for k, t in texts.items()}
 
     results = {}

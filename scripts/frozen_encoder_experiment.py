@@ -27,6 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 
 import scamlens
+from scamlens.data.labels import LabelSet
 from scamlens.evaluation.labelled import evaluation_data
 from scamlens.evaluation.metrics import multilabel_report
 from scamlens.kinds.ensemble import weight_grid
@@ -94,7 +95,8 @@ def main() -> None:
     labels = members[0].labels
     sets = {"train": "train", "validation": "validation", "realdev": args.realdev}
     examples = {k: evaluation_data(members[0], v, args.text_root).examples for k, v in sets.items()}
-    y = {k: np.array([[int(label in e.labels) for label in labels] for e in ex]) for k, ex in examples.items()}
+    label_set = LabelSet(labels)
+    y = {k: label_set.encode_many([e.labels for e in ex]).astype(int) for k, ex in examples.items()}
     path, offline = resolve_base_model(args.encoder)
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=offline)
     encoder = AutoModel.from_pretrained(path, local_files_only=offline).eval()
